@@ -1,0 +1,22 @@
+"""SQL implementations of the core's repository ports, one class per Protocol."""
+
+from bot.adapters.db.repositories.alerts import SqlAlertRepository, SqlWebhookRepository
+from bot.adapters.db.repositories.incidents import SqlGuildRepository, SqlIncidentRepository
+from bot.adapters.db.repositories.system import SqlMetaRepository, SqlOutboxRepository
+from bot.adapters.db.repositories.timeline import (
+    SqlActionRepository,
+    SqlNoteRepository,
+    SqlTimelineRepository,
+)
+
+__all__ = [
+    "SqlActionRepository",
+    "SqlAlertRepository",
+    "SqlGuildRepository",
+    "SqlIncidentRepository",
+    "SqlMetaRepository",
+    "SqlNoteRepository",
+    "SqlOutboxRepository",
+    "SqlTimelineRepository",
+    "SqlWebhookRepository",
+]

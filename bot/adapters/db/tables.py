@@ -1,0 +1,307 @@
+"""The schema, as SQLAlchemy Core tables: one per stored thing, rules kept as constraints.
+
+Conventions: Discord ids are BigInteger; a Person is two columns `<x>_id` + `<x>_name`
+(both set or both NULL, checked); enums are plain strings so adding a value needs no
+migration; times are `UtcDateTime`; dicts are JSON. Constraint names follow
+`NAMING_CONVENTION`, so migrations can refer to them and errors can say which rule broke.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+)
+
+from bot.adapters.db.types import Snowflake, UtcDateTime, surrogate_key
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+CODE = 32
+"""Length of columns holding an enum value: bounded by the enum, so safe to limit."""
+
+
+def person(prefix: str, *, nullable: bool = False) -> list[Column]:
+    """The two columns that store a Person: its Discord id and the name shown at the time."""
+    return [
+        Column(f"{prefix}_id", Snowflake, nullable=nullable),
+        Column(f"{prefix}_name", String, nullable=nullable),
+    ]
+
+
+def person_pair(prefix: str) -> CheckConstraint:
+    """An optional Person is either fully there or fully absent."""
+    return CheckConstraint(
+        f"({prefix}_id IS NULL) = ({prefix}_name IS NULL)", name=f"{prefix}_complete"
+    )
+
+
+guild_configs = Table(
+    "guild_configs",
+    metadata,
+    Column("guild_id", Snowflake, primary_key=True, autoincrement=False),
+    Column("responder_role_id", Snowflake),
+    Column("oncall_role_id", Snowflake),
+    Column("escalation_role_id", Snowflake),
+    Column("alerts_channel_id", Snowflake),
+    Column("operating_room_id", Snowflake),
+    Column("incident_category_id", Snowflake),
+    Column("timezone", String(64), nullable=False),
+    Column("escalation_minutes", Integer, nullable=False),
+    Column("escalation_repeats", Integer, nullable=False),
+    Column("update_cadence", JSON, nullable=False),  # {"sev1": 15, ..., "sev4": null}
+    Column("postmortem_template", Text),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("severity", String(CODE), nullable=False),
+    Column("status", String(CODE), nullable=False),
+    *person("declared_by"),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("detected_at", UtcDateTime, nullable=False),
+    Column("declared_at", UtcDateTime, nullable=False),
+    Column("acknowledged_at", UtcDateTime),
+    Column("mitigated_at", UtcDateTime),
+    Column("resolved_at", UtcDateTime),
+    Column("closed_at", UtcDateTime),
+    Column("summary", Text, nullable=False),
+    Column("latest_update", Text),
+    Column("latest_update_at", UtcDateTime),
+    Column("channel_id", Snowflake),
+    Column("card_message_id", Snowflake),
+    Column("room_message_id", Snowflake),
+    Column("room_thread_id", Snowflake),
+    UniqueConstraint("guild_id", "number"),
+    Index("ix_incidents_channel_id", "channel_id"),
+    Index("ix_incidents_room_thread_id", "room_thread_id"),
+)
+
+role_assignments = Table(
+    "role_assignments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "incident_id",
+        Integer,
+        ForeignKey("incidents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("role", String(CODE), nullable=False),
+    *person("person"),
+    Column("assigned_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Index("ix_role_assignments_incident_id", "incident_id"),
+)
+_active_commander = and_(
+    role_assignments.c.role == "commander", role_assignments.c.ended_at.is_(None)
+)
+Index(
+    "uq_role_assignments_one_active_commander",
+    role_assignments.c.incident_id,
+    unique=True,
+    sqlite_where=_active_commander,
+    postgresql_where=_active_commander,
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("source", String(CODE), nullable=False),
+    Column("name", String, nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    *person("created_by", nullable=True),
+    Column("revoked_at", UtcDateTime),
+    Column("signing_secret", String),
+    UniqueConstraint("token_hash"),
+    Index("ix_webhooks_guild_id", "guild_id"),
+    person_pair("created_by"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", surrogate_key(), primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("source", String(CODE), nullable=False),
+    Column("stream_key", String, nullable=False),
+    Column("episode_key", String),
+    Column("monitor", String, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("state", String(CODE), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("severity", String),
+    Column("details", JSON, nullable=False),
+    Column("link", Text),
+    Column("count", Integer, nullable=False),
+    Column("acknowledged_at", UtcDateTime),
+    *person("acknowledged_by", nullable=True),
+    Column("resolved_at", UtcDateTime),
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="SET NULL")),
+    Column("webhook_id", Integer, ForeignKey("webhooks.id", ondelete="SET NULL")),
+    Column("escalation_level", Integer, nullable=False),
+    Column("next_escalation_at", UtcDateTime),
+    Column("relay_channel_id", Snowflake),
+    Column("relay_message_id", Snowflake),
+    # One row per explicit episode; NULL episode keys are distinct, so this does not limit
+    # sources without episodes (the partial index below does).
+    UniqueConstraint("guild_id", "source", "stream_key", "episode_key"),
+    Index("ix_alerts_next_escalation_at", "next_escalation_at"),
+    Index("ix_alerts_incident_id", "incident_id"),
+    person_pair("acknowledged_by"),
+)
+_open_unkeyed = and_(alerts.c.state == "firing", alerts.c.episode_key.is_(None))
+Index(
+    "uq_alerts_one_firing_per_stream",
+    alerts.c.guild_id,
+    alerts.c.source,
+    alerts.c.stream_key,
+    unique=True,
+    sqlite_where=_open_unkeyed,
+    postgresql_where=_open_unkeyed,
+)
+
+timeline_entries = Table(
+    "timeline_entries",
+    metadata,
+    Column("id", surrogate_key(), primary_key=True),
+    Column(
+        "incident_id",
+        Integer,
+        ForeignKey("incidents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(CODE), nullable=False),
+    Column("source", String(CODE), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("event_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    *person("author", nullable=True),
+    Column("jump_url", Text),
+    Column("message_id", Snowflake),
+    Column("alert_id", surrogate_key(), ForeignKey("alerts.id", ondelete="SET NULL")),
+    Column("edited_at", UtcDateTime),
+    Column("deleted_at", UtcDateTime),
+    UniqueConstraint("incident_id", "seq"),
+    # message_id is NULL for typed entries (NULLs are distinct); a message is added once.
+    UniqueConstraint("incident_id", "message_id"),
+    Index("ix_timeline_entries_incident_id_event_at", "incident_id", "event_at"),
+    person_pair("author"),
+)
+
+timeline_revisions = Table(
+    "timeline_revisions",
+    metadata,
+    Column("id", surrogate_key(), primary_key=True),
+    Column(
+        "entry_id",
+        surrogate_key(),
+        ForeignKey("timeline_entries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("action", String(CODE), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    *person("by"),
+    Column("old_text", Text, nullable=False),
+    Column("old_event_at", UtcDateTime, nullable=False),
+    Index("ix_timeline_revisions_entry_id", "entry_id"),
+)
+
+action_items = Table(
+    "action_items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "incident_id",
+        Integer,
+        ForeignKey("incidents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("seq", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("kind", String(CODE), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    *person("created_by"),
+    *person("owner", nullable=True),
+    Column("due", Date),
+    Column("status", String(CODE), nullable=False),
+    Column("done_at", UtcDateTime),
+    *person("done_by", nullable=True),
+    UniqueConstraint("incident_id", "seq"),
+    person_pair("owner"),
+    person_pair("done_by"),
+)
+
+postmortem_notes = Table(
+    "postmortem_notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "incident_id",
+        Integer,
+        ForeignKey("incidents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("section", String(CODE), nullable=False),
+    Column("text", Text, nullable=False),
+    *person("author"),
+    Column("added_at", UtcDateTime, nullable=False),
+    Index("ix_postmortem_notes_incident_id", "incident_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", surrogate_key(), primary_key=True),
+    Column("topic", String(CODE), nullable=False),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("subject_id", Snowflake, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("done_at", UtcDateTime),
+)
+_pending = outbox.c.done_at.is_(None)
+Index("ix_outbox_pending", outbox.c.id, sqlite_where=_pending, postgresql_where=_pending)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("scope", String(128), primary_key=True),
+    Column("value", Integer, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""The webhook and health HTTP server (aiohttp), sharing the bot's event loop."""

@@ -1,0 +1,1 @@
+"""The Opsroom domain: incidents, timelines, alerts and their rules, standard library only."""

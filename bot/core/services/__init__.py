@@ -1,0 +1,58 @@
+"""Use cases: every door (Discord, HTTP, the clock) calls these, so each rule lives once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core.ports import Clock, UnitOfWorkFactory
+from bot.core.services._base import IncidentRef
+from bot.core.services.alerts import AlertService, Ingested, ingest_signals
+from bot.core.services.guilds import GuildService, WebhookService
+from bot.core.services.incidents import IncidentService
+from bot.core.services.timeline import (
+    ActionService,
+    ChatMessage,
+    PostmortemService,
+    TimelineService,
+)
+
+__all__ = [
+    "ActionService",
+    "AlertService",
+    "ChatMessage",
+    "GuildService",
+    "IncidentRef",
+    "IncidentService",
+    "Ingested",
+    "PostmortemService",
+    "Services",
+    "TimelineService",
+    "WebhookService",
+    "ingest_signals",
+]
+
+
+@dataclass(frozen=True)
+class Services:
+    """Every use-case group, built once by the composition root."""
+
+    guilds: GuildService
+    incidents: IncidentService
+    timeline: TimelineService
+    actions: ActionService
+    postmortem: PostmortemService
+    alerts: AlertService
+    webhooks: WebhookService
+
+    @classmethod
+    def build(cls, uow_factory: UnitOfWorkFactory, clock: Clock) -> Services:
+        """Wire every service to the same storage and clock."""
+        return cls(
+            guilds=GuildService(uow_factory, clock),
+            incidents=IncidentService(uow_factory, clock),
+            timeline=TimelineService(uow_factory, clock),
+            actions=ActionService(uow_factory, clock),
+            postmortem=PostmortemService(uow_factory, clock),
+            alerts=AlertService(uow_factory, clock),
+            webhooks=WebhookService(uow_factory, clock),
+        )

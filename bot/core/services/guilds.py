@@ -1,0 +1,98 @@
+"""Guild set-up and webhook tokens: the Manage Server side of Opsroom."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from bot.core.alerts import AlertSource
+from bot.core.errors import NotFoundError, ValidationError
+from bot.core.model import GuildConfig, Member, zone
+from bot.core.permissions import ensure_can_configure
+from bot.core.services._base import Service
+from bot.core.webhooks import Webhook, hash_token, new_token, token_matches
+
+SETTABLE = frozenset(f.name for f in fields(GuildConfig)) - {"guild_id"}
+
+
+class GuildService(Service):
+    """Reading and changing one guild's configuration."""
+
+    async def get(self, guild_id: int) -> GuildConfig | None:
+        """The stored configuration, or None before the first setup."""
+        async with self._uow_factory() as uow:
+            return await uow.guilds.get(guild_id)
+
+    async def configure(self, guild_id: int, actor: Member, **changes: object) -> GuildConfig:
+        """Apply setup values (unset ones keep what is stored), so running setup again is safe."""
+        ensure_can_configure(actor)
+        unknown = set(changes) - SETTABLE
+        if unknown:
+            raise ValidationError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
+        if isinstance(changes.get("timezone"), str):
+            zone(changes["timezone"])  # type: ignore[arg-type]
+        for name in ("escalation_minutes", "escalation_repeats"):
+            value = changes.get(name)
+            if value is not None and not (isinstance(value, int) and 1 <= value <= 1440):
+                raise ValidationError(f"{name.replace('_', ' ')} must be between 1 and 1440.")
+        async with self._uow_factory() as uow:
+            config = await uow.guilds.get(guild_id) or GuildConfig(guild_id)
+            for name, value in changes.items():
+                if value is not None:
+                    setattr(config, name, value)
+            await uow.guilds.save(config)
+            await uow.commit()
+            return config
+
+
+class WebhookService(Service):
+    """Webhook tokens: made, listed, revoked, and checked on every request."""
+
+    async def create(
+        self, guild_id: int, source: AlertSource, name: str | None, actor: Member | None
+    ) -> tuple[Webhook, str]:
+        """A new webhook and its token, which is returned this once and never stored."""
+        if actor is not None:  # None: the operator on the server's command line
+            ensure_can_configure(actor)
+        token = new_token()
+        webhook = Webhook(
+            guild_id=guild_id,
+            source=source,
+            name=(name or source.value).strip()[:100] or source.value,
+            token_hash=hash_token(token),
+            created_at=self._clock.now(),
+            created_by=actor.person if actor else None,
+        )
+        async with self._uow_factory() as uow:
+            await uow.webhooks.add(webhook)
+            await uow.commit()
+        return webhook, token
+
+    async def list(self, guild_id: int) -> list[Webhook]:
+        """The guild's webhooks, revoked ones included (they show as revoked)."""
+        async with self._uow_factory() as uow:
+            return await uow.webhooks.list(guild_id)
+
+    async def revoke(self, guild_id: int, actor: Member, webhook_id: int) -> Webhook:
+        """Stop a token working; its past alerts stay."""
+        ensure_can_configure(actor)
+        async with self._uow_factory() as uow:
+            webhook = await uow.webhooks.get(guild_id, webhook_id)
+            if webhook is None or not webhook.active:
+                raise NotFoundError(f"There is no active webhook {webhook_id} in this server.")
+            webhook.revoked_at = self._clock.now()
+            await uow.webhooks.save(webhook)
+            await uow.commit()
+            return webhook
+
+    async def authenticate(self, token: str, source: AlertSource | None = None) -> Webhook:
+        """The active webhook behind a token (for `source`, if given); one error for all misses."""
+        async with self._uow_factory() as uow:
+            webhook = await uow.webhooks.by_hash(hash_token(token))
+        if (
+            webhook is None
+            or not webhook.active
+            or not token_matches(token, webhook.token_hash)
+            or (source is not None and webhook.source is not source)
+        ):
+            raise NotFoundError("Unknown webhook token.")
+        return webhook

@@ -1,0 +1,232 @@
+"""Timeline, action-item and postmortem-note use cases: what the team writes down."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from bot.core.errors import NotFoundError, ValidationError
+from bot.core.events import Event, Topic
+from bot.core.model import (
+    ActionItem,
+    ActionKind,
+    ActionStatus,
+    EntryKind,
+    EntrySource,
+    Member,
+    Person,
+    PostmortemNote,
+    PostmortemSection,
+    RevisionAction,
+    TimelineEntry,
+    TimelineRevision,
+)
+from bot.core.ports import UnitOfWork
+from bot.core.services._base import IncidentRef, Service, clean_text, find_incident, record
+from bot.core.timeparse import parse_at
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """A Discord message turned into a timeline entry by the context menu."""
+
+    id: int
+    channel_id: int
+    author: Person
+    text: str
+    sent_at: datetime
+    jump_url: str
+
+
+class TimelineService(Service):
+    """Entries people add, edit and delete; every change keeps an audit record."""
+
+    async def add(
+        self, guild_id: int, actor: Member, ref: IncidentRef, text: str, at: str | None = None
+    ) -> TimelineEntry:
+        """A note at `at` (default now), in the guild's timezone when no offset is given."""
+        async with self._editing(guild_id, actor, ref, save=False) as e:
+            event_at = parse_at(at, now=e.now, tz=e.config.tz) if at else e.now
+            return await record(
+                e.uow,
+                e.incident,
+                kind=EntryKind.NOTE,
+                text=clean_text(text),
+                at=event_at,
+                now=e.now,
+                author=actor.person,
+            )
+
+    async def add_message(
+        self, guild_id: int, actor: Member, message: ChatMessage
+    ) -> tuple[TimelineEntry, bool]:
+        """The message as an entry with its own time, author and link; twice adds it once."""
+        ref = IncidentRef(channel_id=message.channel_id)
+        async with self._editing(guild_id, actor, ref, save=False) as e:
+            assert e.incident.id is not None
+            existing = await e.uow.timeline.by_message(e.incident.id, message.id)
+            if existing is not None:
+                return existing, False
+            text = message.text.strip()[:4000] or "(a message without text: see the link)"
+            entry = await record(
+                e.uow,
+                e.incident,
+                kind=EntryKind.NOTE,
+                source=EntrySource.MESSAGE,
+                text=text,
+                at=message.sent_at,
+                now=e.now,
+                author=message.author,
+                jump_url=message.jump_url,
+                message_id=message.id,
+            )
+            return entry, True
+
+    async def show(
+        self, guild_id: int, ref: IncidentRef, last: int | None = None
+    ) -> list[TimelineEntry]:
+        """The timeline in event order; anyone may read it."""
+        async with self._uow_factory() as uow:
+            incident = await find_incident(uow, guild_id, ref)
+            assert incident.id is not None
+            return await uow.timeline.list(incident.id, last=last)
+
+    async def edit(
+        self,
+        guild_id: int,
+        actor: Member,
+        ref: IncidentRef,
+        seq: int,
+        text: str,
+        at: str | None = None,
+    ) -> TimelineEntry:
+        """Change an entry's text (and time); the old version stays in the audit trail."""
+        async with self._editing(guild_id, actor, ref, save=False) as e:
+            entry = await self._entry(e.uow, e.incident.id, seq)
+            revision = self._revision(entry, RevisionAction.EDIT, actor.person, e.now)
+            entry.text = clean_text(text)
+            if at:
+                entry.event_at = parse_at(at, now=e.now, tz=e.config.tz)
+            entry.edited_at = e.now
+            await self._save(e.uow, guild_id, entry, revision)
+            return entry
+
+    async def delete(
+        self, guild_id: int, actor: Member, ref: IncidentRef, seq: int
+    ) -> TimelineEntry:
+        """Hide an entry; it is kept, with who deleted it and when."""
+        async with self._editing(guild_id, actor, ref, save=False) as e:
+            entry = await self._entry(e.uow, e.incident.id, seq)
+            revision = self._revision(entry, RevisionAction.DELETE, actor.person, e.now)
+            entry.deleted_at = e.now
+            await self._save(e.uow, guild_id, entry, revision)
+            return entry
+
+    @staticmethod
+    async def _entry(uow: UnitOfWork, incident_id: int | None, seq: int) -> TimelineEntry:
+        assert incident_id is not None
+        entry = await uow.timeline.get(incident_id, seq)
+        if entry is None or entry.deleted:
+            raise NotFoundError(f"There is no timeline entry {seq} on this incident.")
+        return entry
+
+    @staticmethod
+    def _revision(
+        entry: TimelineEntry, action: RevisionAction, by: Person, now: datetime
+    ) -> TimelineRevision:
+        assert entry.id is not None
+        return TimelineRevision(entry.id, action, now, by, entry.text, entry.event_at)
+
+    @staticmethod
+    async def _save(
+        uow: UnitOfWork, guild_id: int, entry: TimelineEntry, revision: TimelineRevision
+    ) -> None:
+        await uow.timeline.save(entry, revision)
+        assert entry.id is not None
+        await uow.outbox.add(Event(Topic.ENTRY_CHANGED, guild_id, entry.id))
+
+
+_DUE_RELATIVE = re.compile(r"^\+?(\d{1,3})\s*([dw])$")
+
+
+def parse_due(text: str, today: date) -> date:
+    """A due date: `YYYY-MM-DD`, or `+3d` / `2w` from today."""
+    text = text.strip().lower()
+    if match := _DUE_RELATIVE.match(text):
+        amount, unit = int(match[1]), match[2]
+        return today + timedelta(days=amount * (7 if unit == "w" else 1))
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(
+            f"Could not read due date {text[:40]!r}: use YYYY-MM-DD, +3d or +2w."
+        ) from None
+
+
+class ActionService(Service):
+    """Follow-up items, during or after the incident."""
+
+    async def add(
+        self,
+        guild_id: int,
+        actor: Member,
+        ref: IncidentRef,
+        text: str,
+        *,
+        owner: Person | None = None,
+        kind: ActionKind = ActionKind.REPAIR,
+        due: str | None = None,
+    ) -> ActionItem:
+        """Record a follow-up with an owner, a kind and a due date."""
+        async with self._editing(guild_id, actor, ref, save=False) as e:
+            assert e.incident.id is not None
+            due_date = parse_due(due, e.now.astimezone(e.config.tz).date()) if due else None
+            action = ActionItem(
+                incident_id=e.incident.id,
+                text=clean_text(text, "The action"),
+                kind=kind,
+                created_at=e.now,
+                created_by=actor.person,
+                owner=owner,
+                due=due_date,
+            )
+            await e.uow.actions.add(action)
+            return action
+
+    async def done(self, guild_id: int, actor: Member, ref: IncidentRef, seq: int) -> ActionItem:
+        """Mark a follow-up done (doing it twice is harmless)."""
+        async with self._editing(guild_id, actor, ref, save=False) as e:
+            assert e.incident.id is not None
+            action = await e.uow.actions.get(e.incident.id, seq)
+            if action is None:
+                raise NotFoundError(f"There is no action item {seq} on this incident.")
+            if action.status is not ActionStatus.DONE:
+                action.status, action.done_at, action.done_by = (
+                    ActionStatus.DONE,
+                    e.now,
+                    actor.person,
+                )
+                await e.uow.actions.save(action)
+            return action
+
+    async def list(self, guild_id: int, ref: IncidentRef) -> list[ActionItem]:
+        """The incident's follow-ups in the order they were added."""
+        async with self._uow_factory() as uow:
+            incident = await find_incident(uow, guild_id, ref)
+            assert incident.id is not None
+            return await uow.actions.list(incident.id)
+
+
+class PostmortemService(Service):
+    """Notes authors give for postmortem sections (rendering lives outside the core)."""
+
+    async def add_note(
+        self, guild_id: int, actor: Member, ref: IncidentRef, section: PostmortemSection, text: str
+    ) -> PostmortemNote:
+        """Append text to one section of the draft."""
+        async with self._editing(guild_id, actor, ref, save=False) as e:
+            assert e.incident.id is not None
+            note = PostmortemNote(e.incident.id, section, clean_text(text), actor.person, e.now)
+            await e.uow.notes.add(note)
+            return note

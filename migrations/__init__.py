@@ -1,0 +1,1 @@
+"""Alembic migration scripts for the Opsroom schema; a package so the code can find them."""

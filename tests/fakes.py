@@ -1,0 +1,348 @@
+"""In-memory stand-ins for the core's ports, for unit tests of the services (no I/O).
+
+They copy on every read and write, and a unit of work sees a private copy of the store until
+it commits, so the fakes behave like a database would: unsaved changes do not leak.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.core.alerts import Alert, AlertSource
+from bot.core.events import Event, StoredEvent
+from bot.core.model import (
+    OPEN_STATUSES,
+    ActionItem,
+    GuildConfig,
+    Incident,
+    PostmortemNote,
+    TimelineEntry,
+    TimelineRevision,
+)
+from bot.core.webhooks import Webhook
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> datetime:
+        self.current += timedelta(**delta)
+        return self.current
+
+
+@dataclass
+class Store:
+    """Everything "in the database"."""
+
+    guilds: dict[int, GuildConfig] = field(default_factory=dict)
+    incidents: dict[int, Incident] = field(default_factory=dict)
+    entries: dict[int, TimelineEntry] = field(default_factory=dict)
+    revisions: list[TimelineRevision] = field(default_factory=list)
+    actions: dict[int, ActionItem] = field(default_factory=dict)
+    notes: list[PostmortemNote] = field(default_factory=list)
+    alerts: dict[int, Alert] = field(default_factory=dict)
+    webhooks: dict[int, Webhook] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+    outbox: list[StoredEvent] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+    ids: dict[str, Any] = field(default_factory=dict)
+
+    def next_id(self, kind: str) -> int:
+        counter = self.ids.setdefault(kind, itertools.count(1))
+        return next(counter)
+
+    def next_number(self, scope: str) -> int:
+        self.counters[scope] = self.counters.get(scope, 0) + 1
+        return self.counters[scope]
+
+
+def _c(obj: Any) -> Any:
+    return copy.deepcopy(obj)
+
+
+class _Repo:
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+
+class FakeGuilds(_Repo):
+    async def get(self, guild_id: int) -> GuildConfig | None:
+        return _c(self.s.guilds.get(guild_id))
+
+    async def save(self, config: GuildConfig) -> None:
+        self.s.guilds[config.guild_id] = _c(config)
+
+
+class FakeIncidents(_Repo):
+    async def add(self, incident: Incident) -> None:
+        incident.id = self.s.next_id("incident")
+        incident.number = self.s.next_number(f"guild:{incident.guild_id}")
+        await self.save(incident)
+
+    async def get(self, guild_id: int, number: int) -> Incident | None:
+        found = [
+            i for i in self.s.incidents.values() if (i.guild_id, i.number) == (guild_id, number)
+        ]
+        return _c(found[0]) if found else None
+
+    async def get_by_id(self, incident_id: int) -> Incident | None:
+        return _c(self.s.incidents.get(incident_id))
+
+    async def by_channel(self, guild_id: int, channel_id: int) -> Incident | None:
+        for i in self.s.incidents.values():
+            if i.guild_id == guild_id and channel_id in (i.channel_id, i.room_thread_id):
+                return _c(i)
+        return None
+
+    async def list(self, guild_id: int, statuses: Any = None) -> list[Incident]:
+        found = [
+            i
+            for i in self.s.incidents.values()
+            if i.guild_id == guild_id and (statuses is None or i.status in statuses)
+        ]
+        return _c(sorted(found, key=lambda i: -i.number))
+
+    async def save(self, incident: Incident) -> None:
+        for role in incident.roles:
+            if role.id is None:
+                role.id = self.s.next_id("role")
+        commanders = [r for r in incident.roles if r.active and r.role.value == "commander"]
+        assert len(commanders) <= 1, "the database refuses two active commanders"
+        self.s.incidents[incident.id] = _c(incident)  # type: ignore[index]
+
+
+class FakeTimeline(_Repo):
+    async def add(self, entry: TimelineEntry) -> None:
+        if entry.message_id is not None:
+            assert await self.by_message(entry.incident_id, entry.message_id) is None
+        entry.id = self.s.next_id("entry")
+        entry.seq = self.s.next_number(f"incident:{entry.incident_id}:entry")
+        self.s.entries[entry.id] = _c(entry)
+
+    async def get(self, incident_id: int, seq: int) -> TimelineEntry | None:
+        found = [e for e in self.s.entries.values() if (e.incident_id, e.seq) == (incident_id, seq)]
+        return _c(found[0]) if found else None
+
+    async def get_by_id(self, entry_id: int) -> TimelineEntry | None:
+        return _c(self.s.entries.get(entry_id))
+
+    async def by_message(self, incident_id: int, message_id: int) -> TimelineEntry | None:
+        for e in self.s.entries.values():
+            if (e.incident_id, e.message_id) == (incident_id, message_id):
+                return _c(e)
+        return None
+
+    async def list(
+        self, incident_id: int, *, include_deleted: bool = False, last: int | None = None
+    ) -> list[TimelineEntry]:
+        found = sorted(
+            (
+                e
+                for e in self.s.entries.values()
+                if e.incident_id == incident_id and (include_deleted or not e.deleted)
+            ),
+            key=lambda e: (e.event_at, e.seq),
+        )
+        return _c(found[-last:] if last else found)
+
+    async def save(self, entry: TimelineEntry, revision: TimelineRevision) -> None:
+        revision.id = self.s.next_id("revision")
+        self.s.entries[entry.id] = _c(entry)  # type: ignore[index]
+        self.s.revisions.append(_c(revision))
+
+    async def revisions(self, entry_id: int) -> list[TimelineRevision]:
+        return _c([r for r in self.s.revisions if r.entry_id == entry_id])
+
+
+class FakeActions(_Repo):
+    async def add(self, action: ActionItem) -> None:
+        action.id = self.s.next_id("action")
+        action.seq = self.s.next_number(f"incident:{action.incident_id}:action")
+        self.s.actions[action.id] = _c(action)
+
+    async def get(self, incident_id: int, seq: int) -> ActionItem | None:
+        found = [a for a in self.s.actions.values() if (a.incident_id, a.seq) == (incident_id, seq)]
+        return _c(found[0]) if found else None
+
+    async def list(self, incident_id: int) -> list[ActionItem]:
+        return _c(
+            sorted(
+                (a for a in self.s.actions.values() if a.incident_id == incident_id),
+                key=lambda a: a.seq,
+            )
+        )
+
+    async def save(self, action: ActionItem) -> None:
+        self.s.actions[action.id] = _c(action)  # type: ignore[index]
+
+
+class FakeNotes(_Repo):
+    async def add(self, note: PostmortemNote) -> None:
+        note.id = self.s.next_id("note")
+        self.s.notes.append(_c(note))
+
+    async def list(self, incident_id: int) -> list[PostmortemNote]:
+        return _c([n for n in self.s.notes if n.incident_id == incident_id])
+
+
+class FakeAlerts(_Repo):
+    async def add(self, alert: Alert) -> None:
+        if alert.episode_key is None and alert.is_open:
+            open_ = await self.find_open(alert.guild_id, alert.source, alert.stream_key)
+            assert open_ is None, "the database allows one open alert per stream"
+        alert.id = self.s.next_id("alert")
+        self.s.alerts[alert.id] = _c(alert)
+
+    async def get(self, alert_id: int) -> Alert | None:
+        return _c(self.s.alerts.get(alert_id))
+
+    async def find_episode(
+        self, guild_id: int, source: AlertSource, stream_key: str, episode_key: str
+    ) -> Alert | None:
+        for a in self.s.alerts.values():
+            if (a.guild_id, a.source, a.stream_key, a.episode_key) == (
+                guild_id,
+                source,
+                stream_key,
+                episode_key,
+            ):
+                return _c(a)
+        return None
+
+    async def find_open(self, guild_id: int, source: AlertSource, stream_key: str) -> Alert | None:
+        for a in self.s.alerts.values():
+            if (a.guild_id, a.source, a.stream_key) == (guild_id, source, stream_key) and (
+                a.episode_key is None and a.is_open
+            ):
+                return _c(a)
+        return None
+
+    async def for_incident(self, incident_id: int) -> list[Alert]:
+        return _c([a for a in self.s.alerts.values() if a.incident_id == incident_id])
+
+    async def attached_incident(
+        self, guild_id: int, source: AlertSource, stream_key: str
+    ) -> int | None:
+        for a in self.s.alerts.values():
+            if (a.guild_id, a.source, a.stream_key) == (guild_id, source, stream_key) and (
+                a.incident_id is not None
+                and self.s.incidents[a.incident_id].status in OPEN_STATUSES
+            ):
+                return a.incident_id
+        return None
+
+    async def due_escalations(self, now: datetime) -> list[Alert]:
+        return _c(
+            [
+                a
+                for a in self.s.alerts.values()
+                if a.is_open
+                and a.acknowledged_at is None
+                and a.next_escalation_at is not None
+                and a.next_escalation_at <= now
+            ]
+        )
+
+    async def save(self, alert: Alert) -> None:
+        self.s.alerts[alert.id] = _c(alert)  # type: ignore[index]
+
+
+class FakeWebhooks(_Repo):
+    async def add(self, webhook: Webhook) -> None:
+        webhook.id = self.s.next_id("webhook")
+        self.s.webhooks[webhook.id] = _c(webhook)
+
+    async def get(self, guild_id: int, webhook_id: int) -> Webhook | None:
+        w = self.s.webhooks.get(webhook_id)
+        return _c(w) if w and w.guild_id == guild_id else None
+
+    async def by_hash(self, token_hash: str) -> Webhook | None:
+        found = [w for w in self.s.webhooks.values() if w.token_hash == token_hash]
+        return _c(found[0]) if found else None
+
+    async def list(self, guild_id: int) -> list[Webhook]:
+        return _c([w for w in self.s.webhooks.values() if w.guild_id == guild_id])
+
+    async def save(self, webhook: Webhook) -> None:
+        self.s.webhooks[webhook.id] = _c(webhook)  # type: ignore[index]
+
+
+class FakeMeta(_Repo):
+    async def get(self, key: str) -> str | None:
+        return self.s.meta.get(key)
+
+    async def set(self, key: str, value: str) -> None:
+        self.s.meta[key] = value
+
+
+class FakeOutbox(_Repo):
+    async def add(self, event: Event) -> None:
+        stored = StoredEvent(self.s.next_id("event"), event, datetime.now(UTC))
+        self.s.outbox.append(stored)
+
+    async def pending(self, limit: int = 100) -> list[StoredEvent]:
+        return list(self.s.outbox[:limit])
+
+    async def mark_done(self, event_ids: Any, at: datetime) -> None:
+        done = set(event_ids)
+        self.s.outbox = [e for e in self.s.outbox if e.id not in done]
+
+
+class FakeUnitOfWork:
+    """Works on a private copy of the store; commit publishes it."""
+
+    def __init__(self, db: FakeDatabase) -> None:
+        self._db = db
+        self.committed = False
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        self._work = _c(self._db.store)
+        for name, repo in REPOS.items():
+            setattr(self, name, repo(self._work))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None  # uncommitted work is simply dropped
+
+    async def commit(self) -> None:
+        self._db.store = _c(self._work)
+        self.committed = True
+
+    async def rollback(self) -> None:
+        self._work = _c(self._db.store)
+
+
+REPOS = {
+    "guilds": FakeGuilds,
+    "incidents": FakeIncidents,
+    "timeline": FakeTimeline,
+    "actions": FakeActions,
+    "notes": FakeNotes,
+    "alerts": FakeAlerts,
+    "webhooks": FakeWebhooks,
+    "meta": FakeMeta,
+    "outbox": FakeOutbox,
+}
+
+
+class FakeDatabase:
+    """The committed store, and a factory of units of work over it."""
+
+    def __init__(self) -> None:
+        self.store = Store()
+
+    def uow(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self)
+
+    def events(self) -> list[Event]:
+        return [e.event for e in self.store.outbox]
