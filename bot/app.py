@@ -97,8 +97,11 @@ async def sync_commands(settings: Settings, guild_id: int | None) -> None:
 
 
 async def export_postmortem(settings: Settings, guild_id: int, number: int) -> str:
-    """Not built yet: postmortem drafts arrive in a later build."""
-    raise ConfigError("export is not available yet: this build writes no postmortem drafts.")
+    """The incident's postmortem draft as Markdown (the guild's own template if it set one)."""
+    from bot.postmortem.export import export_markdown
+
+    async with open_runtime(settings) as runtime:
+        return await export_markdown(runtime.services, guild_id, number)
 
 
 async def _start_http(runtime: Runtime) -> web.AppRunner:

@@ -19,6 +19,7 @@ from bot.config import (
     raise_for_problems,
     unknown_variables,
 )
+from bot.core.errors import OpsroomError
 from bot.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except OpsroomError as exc:  # a readable refusal (no such incident, broken template…)
+        print(f"opsroom: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except Exception as exc:
         config_error = _config_error_in(exc)
         if config_error is not None:

@@ -6,6 +6,7 @@ callers can refer to it — and record events about it — before the unit of wo
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Collection
 from datetime import datetime
 from types import TracebackType
@@ -77,7 +78,8 @@ class TimelineRepository(Protocol):
     async def save(self, entry: TimelineEntry, revision: TimelineRevision) -> None:
         """Write an edited or deleted entry together with its audit record."""
 
-    async def revisions(self, entry_id: int) -> list[TimelineRevision]: ...
+    async def revisions(self, entry_id: int) -> builtins.list[TimelineRevision]:
+        """The entry's audit trail, oldest first (`builtins`: `list` is a method here)."""
 
 
 class ActionRepository(Protocol):

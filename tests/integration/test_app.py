@@ -16,6 +16,7 @@ import pytest
 
 from bot.adapters.db import SqlUnitOfWork, create_engine, session_factory
 from bot.core.alerts import AlertSource
+from bot.core.model import Member, Person, Severity
 from bot.core.services import Services
 from tests.fakes import FakeClock
 from tests.integration.databases import postgres_url_or_skip, reset_public_schema
@@ -174,3 +175,26 @@ def test_run_serves_health_and_stops_cleanly_on_sigterm(tmp_path):
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
+
+
+async def test_export_writes_the_postmortem_draft(tmp_path):
+    """`opsroom export` renders a stored incident to a file; an unknown one is one line, exit 1."""
+    assert opsroom(tmp_path, "migrate").returncode == 0
+    engine = create_engine(opsroom_env(tmp_path)["OPSROOM_DATABASE_URL"])
+    try:
+        sessions = session_factory(engine)
+        services = Services.build(lambda: SqlUnitOfWork(sessions), FakeClock())
+        admin = Member(Person(1, "alice"), manage_guild=True)
+        await services.incidents.declare(7, admin, title="Mail queue stuck", severity=Severity.SEV2)
+    finally:
+        await engine.dispose()
+    result = opsroom(tmp_path, "export", "--guild", "7", "--incident", "#1", "-o", "pm.md")
+    assert result.returncode == 0, result.stderr
+    draft = (tmp_path / "pm.md").read_text()
+    assert draft.startswith("# #1 Mail queue stuck") and "## 4. Timeline" in draft
+    missing = opsroom(tmp_path, "export", "--guild", "7", "--incident", "5")
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert (
+        missing.stderr.strip().splitlines()[-1]
+        == "opsroom: There is no incident #5 in this server."
+    )

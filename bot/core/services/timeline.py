@@ -23,6 +23,7 @@ from bot.core.model import (
     TimelineRevision,
 )
 from bot.core.ports import UnitOfWork
+from bot.core.postmortem import PostmortemData, build_postmortem
 from bot.core.services._base import IncidentRef, Service, clean_text, find_incident, record
 from bot.core.timeparse import parse_at
 
@@ -219,7 +220,20 @@ class ActionService(Service):
 
 
 class PostmortemService(Service):
-    """Notes authors give for postmortem sections (rendering lives outside the core)."""
+    """Notes authors give for postmortem sections, and the draft's content (rendered outside)."""
+
+    async def draft(self, guild_id: int, ref: IncidentRef) -> PostmortemData:
+        """Everything the draft shows, read in one unit of work so it is consistent; anyone may."""
+        async with self._uow_factory() as uow:
+            incident = await find_incident(uow, guild_id, ref)
+            assert incident.id is not None
+            return build_postmortem(
+                incident,
+                entries=await uow.timeline.list(incident.id),
+                alerts=await uow.alerts.for_incident(incident.id),
+                actions=await uow.actions.list(incident.id),
+                notes=await uow.notes.list(incident.id),
+            )
 
     async def add_note(
         self, guild_id: int, actor: Member, ref: IncidentRef, section: PostmortemSection, text: str
