@@ -11,9 +11,11 @@ import contextlib
 import errno
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import aiohttp
+import discord
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,23 +26,42 @@ from bot.adapters.db import (
     session_factory,
     upgrade_to_head,
 )
-from bot.adapters.http.health import add_health_routes
+from bot.adapters.discord import OpsroomBot, create_bot, point_at
+from bot.adapters.discord import sync_commands as discord_sync
+from bot.adapters.http.health import ReadinessCheck, add_health_routes
 from bot.config import ConfigError, Settings
 from bot.core.alerts import AlertSource
 from bot.core.clock import SystemClock
 from bot.core.errors import StorageUnavailableError
+from bot.core.ports import UnitOfWorkFactory
 from bot.core.services import Services
 
 log = logging.getLogger(__name__)
 
 
+class CommitSignal:
+    """Called after every commit; in-process consumers (the Discord relay) subscribe to it."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def __call__(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+
 @dataclass
 class Runtime:
-    """What every command shares: the engine and the services over it."""
+    """What every command shares: the engine, the services over it, the commit signal."""
 
     settings: Settings
     engine: AsyncEngine
+    uow_factory: UnitOfWorkFactory
     services: Services
+    commits: CommitSignal
 
     async def database_problem(self) -> str | None:
         """None when the database answers, else why not (for /readyz)."""
@@ -49,6 +70,11 @@ class Runtime:
         except StorageUnavailableError as exc:
             return str(exc)
         return None
+
+
+async def _gateway_problem(bot: OpsroomBot) -> str | None:
+    """None when the gateway session is up, else why not (for /readyz)."""
+    return None if bot.is_ready() and not bot.is_closed() else "gateway not connected"
 
 
 def _database_error(exc: Exception) -> ConfigError:
@@ -75,8 +101,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         except StorageUnavailableError as exc:
             raise _database_error(exc) from None
         sessions = session_factory(engine)
-        services = Services.build(lambda: SqlUnitOfWork(sessions), SystemClock())
-        yield Runtime(settings, engine, services)
+        commits = CommitSignal()
+
+        def uow_factory() -> SqlUnitOfWork:
+            return SqlUnitOfWork(sessions, on_commit=commits)
+
+        services = Services.build(uow_factory, SystemClock())
+        yield Runtime(settings, engine, uow_factory, services, commits)
     finally:
         await engine.dispose()
 
@@ -92,8 +123,23 @@ async def create_webhook(settings: Settings, guild_id: int, source: str, name: s
 
 
 async def sync_commands(settings: Settings, guild_id: int | None) -> None:
-    """Not built yet: slash commands arrive with the Discord bot."""
-    raise ConfigError("sync-commands is not available yet: this build has no Discord bot.")
+    """Push the slash commands now (to `guild_id`, else the dev guild, else globally)."""
+    token = settings.require_token()
+    point_at(settings.discord_api_base, settings.discord_gateway_url)
+    async with open_runtime(settings) as runtime:
+        target = guild_id or settings.dev_guild_id
+        try:
+            count = await discord_sync(runtime.services, runtime.uow_factory, token, target)
+        except discord.LoginFailure:
+            raise _token_error() from None
+    log.info("synced %d commands to %s", count, f"guild {target}" if target else "all servers")
+
+
+def _token_error() -> ConfigError:
+    return ConfigError(
+        "OPSROOM_DISCORD_TOKEN: Discord rejected the token; copy it again from the "
+        "Developer Portal (Bot → Reset Token)."
+    )
 
 
 async def export_postmortem(settings: Settings, guild_id: int, number: int) -> str:
@@ -104,10 +150,13 @@ async def export_postmortem(settings: Settings, guild_id: int, number: int) -> s
         return await export_markdown(runtime.services, guild_id, number)
 
 
-async def _start_http(runtime: Runtime) -> web.AppRunner:
+async def _start_http(runtime: Runtime, bot: OpsroomBot | None) -> web.AppRunner:
     """Bind the HTTP server, turning a busy or forbidden port into a ConfigError."""
     app = web.Application()
-    add_health_routes(app, {"database": runtime.database_problem})
+    checks: dict[str, ReadinessCheck] = {"database": runtime.database_problem}
+    if bot is not None:
+        checks["discord"] = lambda: _gateway_problem(bot)
+    add_health_routes(app, checks)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     settings = runtime.settings
@@ -127,17 +176,54 @@ async def _start_http(runtime: Runtime) -> web.AppRunner:
 
 
 async def run(settings: Settings, role: str = "all", *, stop: asyncio.Event | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or `stop` is set): migrations, then the HTTP server."""
+    """Run until SIGINT/SIGTERM (or `stop`): migrations, the HTTP server and, unless this
+    process is a web-only receiver, the Discord bot with its relay."""
+    token = settings.require_token() if role != "web" else None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     async with open_runtime(settings) as runtime:
-        runner = await _start_http(runtime)
+        bot = None
+        if token is not None:
+            point_at(settings.discord_api_base, settings.discord_gateway_url)
+            bot = create_bot(
+                runtime.services, runtime.uow_factory, dev_guild_id=settings.dev_guild_id
+            )
+            runtime.commits.subscribe(bot.notifier.wake)
+        runner = await _start_http(runtime, bot)
         try:
             log.info("opsroom running (role %s); stop with Ctrl-C or SIGTERM", role)
-            await stop.wait()
+            await _until_stopped(stop, bot, token)
         finally:
             log.info("shutting down")
+            if bot is not None:
+                await bot.close()
             await runner.cleanup()
+
+
+async def _until_stopped(stop: asyncio.Event, bot: OpsroomBot | None, token: str | None) -> None:
+    """Wait for the stop signal; a bot that ends on its own ends the run, with its reason."""
+    waiters = {asyncio.create_task(stop.wait(), name="stop")}
+    if bot is not None and token is not None:
+        waiters.add(asyncio.create_task(bot.start(token), name="discord"))
+    try:
+        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waiters:
+            task.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+    for task in done:
+        if task.get_name() == "discord" and not task.cancelled():
+            error = task.exception()
+            if isinstance(error, discord.LoginFailure):
+                raise _token_error()
+            if isinstance(error, discord.PrivilegedIntentsRequired | discord.GatewayNotFound):
+                raise ConfigError(f"OPSROOM_DISCORD_GATEWAY_URL / Discord: {error}")
+            if isinstance(error, aiohttp.ClientConnectionError):
+                raise ConfigError(
+                    f"OPSROOM_DISCORD_API_BASE: cannot reach Discord's REST API ({error})"
+                )
+            if error is not None:
+                raise error

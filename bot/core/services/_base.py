@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.core.errors import NotFoundError, ValidationError
 from bot.core.events import Event, Topic
@@ -40,6 +41,21 @@ class Edit:
     incident: Incident
     config: GuildConfig
     now: datetime
+
+    async def record(
+        self, kind: EntryKind, text: str, author: Person | None, **extra: Any
+    ) -> TimelineEntry:
+        """A timeline entry for something that happens now, as part of this change."""
+        return await record(
+            self.uow,
+            self.incident,
+            kind=kind,
+            text=text,
+            at=self.now,
+            now=self.now,
+            author=author,
+            **extra,
+        )
 
 
 def clean_text(text: str, what: str = "The text") -> str:

@@ -105,15 +105,7 @@ class IncidentService(Service):
         async with self._editing(guild_id, actor, ref) as e:
             old = lifecycle.hand_over(e.incident, person, e.now)
             text = f"Command handed over from {old.name if old else 'nobody'} to {person.name}"
-            await record(
-                e.uow,
-                e.incident,
-                kind=EntryKind.ROLE,
-                text=text,
-                at=e.now,
-                now=e.now,
-                author=actor.person,
-            )
+            await e.record(EntryKind.ROLE, text, actor.person)
         return e.incident
 
     async def assign_role(
@@ -122,15 +114,7 @@ class IncidentService(Service):
         """Give someone the scribe, comms or ops role."""
         async with self._editing(guild_id, actor, ref) as e:
             lifecycle.assign_role(e.incident, person, role, e.now)
-            await record(
-                e.uow,
-                e.incident,
-                kind=EntryKind.ROLE,
-                text=f"{person.name} is now {role.value}",
-                at=e.now,
-                now=e.now,
-                author=actor.person,
-            )
+            await e.record(EntryKind.ROLE, f"{person.name} is now {role.value}", actor.person)
         return e.incident
 
     async def unassign_role(
@@ -139,15 +123,7 @@ class IncidentService(Service):
         """Take a supporting role back."""
         async with self._editing(guild_id, actor, ref) as e:
             lifecycle.unassign_role(e.incident, person, role, e.now)
-            await record(
-                e.uow,
-                e.incident,
-                kind=EntryKind.ROLE,
-                text=f"{person.name} is no longer {role.value}",
-                at=e.now,
-                now=e.now,
-                author=actor.person,
-            )
+            await e.record(EntryKind.ROLE, f"{person.name} is no longer {role.value}", actor.person)
         return e.incident
 
     async def set_severity(
@@ -156,14 +132,10 @@ class IncidentService(Service):
         """Raise or lower the severity, on the timeline."""
         async with self._editing(guild_id, actor, ref) as e:
             old = lifecycle.change_severity(e.incident, severity)
-            await record(
-                e.uow,
-                e.incident,
-                kind=EntryKind.SEVERITY,
-                text=f"Severity {old.value} → {severity.value} ({severity.label})",
-                at=e.now,
-                now=e.now,
-                author=actor.person,
+            await e.record(
+                EntryKind.SEVERITY,
+                f"Severity {old.value} → {severity.value} ({severity.label})",
+                actor.person,
             )
         return e.incident
 
@@ -181,15 +153,7 @@ class IncidentService(Service):
             text = f"Status {old.value} → {status.value}"
             if note and note.strip():
                 text += f": {clean_text(note, 'The note')}"
-            await record(
-                e.uow,
-                e.incident,
-                kind=EntryKind.STATUS,
-                text=text,
-                at=e.now,
-                now=e.now,
-                author=actor.person,
-            )
+            await e.record(EntryKind.STATUS, text, actor.person)
         return e.incident
 
     async def resolve(
@@ -210,15 +174,7 @@ class IncidentService(Service):
             lifecycle.ensure_not_closed(e.incident)
             text = clean_text(text, "The update")
             e.incident.latest_update, e.incident.latest_update_at = text, e.now
-            await record(
-                e.uow,
-                e.incident,
-                kind=EntryKind.UPDATE,
-                text=text,
-                at=e.now,
-                now=e.now,
-                author=actor.person,
-            )
+            await e.record(EntryKind.UPDATE, text, actor.person)
         return e.incident
 
     async def link_discord(

@@ -1,0 +1,157 @@
+"""The Opsroom bot: intents, the error-answering command tree, start-up and shutdown."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.adapters.discord.notifier import DiscordNotifier
+from bot.adapters.discord.sync import force_sync, sync_if_changed
+from bot.core.clock import SystemClock
+from bot.core.errors import OpsroomError, StorageUnavailableError
+from bot.core.ports import Clock, UnitOfWorkFactory
+from bot.core.services import Services
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.setup", "cogs.incidents", "cogs.timeline", "cogs.actions")
+GENERIC_ERROR = "Something went wrong on our side; it has been logged. Please try again."
+STORAGE_ERROR = "The Opsroom database is unavailable right now; please try again in a minute."
+
+
+def error_message(error: BaseException) -> str | None:
+    """The one line a user sees for an expected failure, or None for a bug."""
+    original = getattr(error, "original", error)
+    if isinstance(original, StorageUnavailableError):
+        return STORAGE_ERROR
+    if isinstance(original, OpsroomError):
+        return str(original)
+    if isinstance(original, discord.Forbidden):
+        return (
+            "Discord refused: I am missing a permission there "
+            f"({original.text or 'Missing Permissions'}). Ask an admin to check my role."
+        )
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "Opsroom commands work in servers only."
+    if isinstance(error, app_commands.MissingPermissions | app_commands.BotMissingPermissions):
+        return str(error)
+    if isinstance(error, app_commands.TransformerError):
+        return f"Could not read {error.value!r} as {error.type.name.lower()}."
+    return None
+
+
+class OpsroomTree(app_commands.CommandTree):
+    """A command tree that always answers: core refusals in one line, bugs apologetically."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """Turn any failure into a short ephemeral reply; log the unexpected ones in full."""
+        message = error_message(error)
+        if message is None:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error(
+                "command %r failed (guild %s, user %s)",
+                command,
+                interaction.guild_id,
+                interaction.user.id,
+                exc_info=getattr(error, "original", error),
+            )
+            message = GENERIC_ERROR
+        else:
+            log.debug("command refused: %s", message)
+        try:
+            none = discord.AllowedMentions.none()
+            if interaction.response.is_done():
+                await interaction.followup.send(message, ephemeral=True, allowed_mentions=none)
+            else:
+                await interaction.response.send_message(
+                    message, ephemeral=True, allowed_mentions=none
+                )
+        except discord.HTTPException:
+            log.warning("could not tell the user about a failed command", exc_info=True)
+
+
+class OpsroomBot(commands.Bot):
+    """The Discord side of Opsroom; built by `create_bot`, run with `await bot.start(token)`."""
+
+    def __init__(
+        self,
+        services: Services,
+        uow_factory: UnitOfWorkFactory,
+        *,
+        dev_guild_id: int | None = None,
+        clock: Clock | None = None,
+        auto_sync: bool = True,
+        run_notifier: bool = True,
+        poll_interval: float = 30.0,
+        **options: Any,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # channels, roles and threads in cache; no message content
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=OpsroomTree,
+            **options,
+        )
+        self.services = services
+        self.uow_factory = uow_factory
+        self.dev_guild_id = dev_guild_id
+        self.auto_sync = auto_sync
+        self.run_notifier = run_notifier
+        self.notifier = DiscordNotifier(
+            self, uow_factory, clock=clock or SystemClock(), poll_interval=poll_interval
+        )
+
+    async def setup_hook(self) -> None:
+        """Load the cogs, start the outbox relay, and sync commands if the tree changed."""
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        if self.run_notifier:
+            self.notifier.start()
+        if self.auto_sync:
+            try:
+                await sync_if_changed(self.tree, self.uow_factory, self.dev_guild_id)
+            except discord.HTTPException as exc:
+                # Stale commands beat no bot: run on, and try again at the next start (the
+                # hash is only stored after a successful sync).
+                where = f"guild {self.dev_guild_id}" if self.dev_guild_id else "global commands"
+                hint = " (is the bot in OPSROOM_DEV_GUILD_ID?)" if self.dev_guild_id else ""
+                log.error("slash-command sync to %s failed: %s%s", where, exc, hint)
+
+    async def close(self) -> None:
+        """Stop relaying first, so nothing is half-sent while the connection goes away."""
+        await self.notifier.stop()
+        await super().close()
+
+
+def create_bot(
+    services: Services,
+    uow_factory: UnitOfWorkFactory,
+    *,
+    dev_guild_id: int | None = None,
+    **options: Any,
+) -> OpsroomBot:
+    """The bot for `opsroom run`: start with `await bot.start(token)`, stop with `bot.close()`.
+
+    Wire `bot.notifier.wake` as the unit of work's after-commit callback so changes reach
+    Discord at once; without it the notifier still polls every `poll_interval` seconds.
+    """
+    return OpsroomBot(services, uow_factory, dev_guild_id=dev_guild_id, **options)
+
+
+async def sync_commands(
+    services: Services, uow_factory: UnitOfWorkFactory, token: str, guild_id: int | None
+) -> int:
+    """`opsroom sync-commands`: log in (REST only), push the commands, log out."""
+    bot = OpsroomBot(services, uow_factory, auto_sync=False, run_notifier=False)
+    async with bot:
+        await bot.login(token)
+        return await force_sync(bot, guild_id)

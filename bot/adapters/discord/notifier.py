@@ -1,0 +1,234 @@
+"""Deliver the outbox to Discord: every change the core recorded, in order, at least once.
+
+Woken by `wake()` after each commit, with a slow poll as a safety net (a missed wake-up, or
+events written by another process). An event is marked done only after its handler
+succeeded or its target is gone; transient failures are retried with backoff for as long
+as it takes, so nothing is lost. Posts carry a nonce made from the event id: with
+`enforce_nonce` (discord.py sends it with every nonce) Discord returns the first message
+instead of posting again when a crash came between posting and `mark_done`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import aiohttp
+import discord
+
+from bot.adapters.discord import rendering
+from bot.adapters.discord.rooms import IncidentRooms
+from bot.core.errors import StorageUnavailableError
+from bot.core.events import StoredEvent, Topic
+from bot.core.model import Incident, TimelineEntry
+from bot.core.ports import Clock, UnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from bot.adapters.discord.client import OpsroomBot
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[StoredEvent], Awaitable[None]]
+NONE = discord.AllowedMentions.none()
+BATCH = 100
+TRANSIENT = (
+    discord.RateLimited,
+    discord.GatewayNotFound,
+    aiohttp.ClientError,
+    TimeoutError,
+    OSError,
+    StorageUnavailableError,
+)
+
+
+def classify(error: Exception) -> str:
+    """`transient` (retry for as long as it takes), `gone` or `rejected` (skip), or `bug`."""
+    if isinstance(error, discord.HTTPException):
+        if error.status >= 500 or error.status == 429:
+            return "transient"
+        if isinstance(error, discord.NotFound | discord.Forbidden):
+            return "gone"
+        return "rejected"
+    if isinstance(error, TRANSIENT):
+        return "transient"
+    return "bug"
+
+
+def nonce(event_id: int, part: int = 0) -> str:
+    """A message nonce unique to one part of one event (Discord allows 25 characters)."""
+    return f"ev{event_id}.{part}"
+
+
+class DiscordNotifier:
+    """Drains the outbox through a handler per topic; other engineers `register` theirs."""
+
+    def __init__(
+        self,
+        bot: OpsroomBot,
+        uow_factory: UnitOfWorkFactory,
+        *,
+        clock: Clock,
+        poll_interval: float = 30.0,
+        retry_base: float = 1.0,
+        retry_max: float = 60.0,
+        max_attempts: int = 5,
+    ) -> None:
+        self.bot = bot
+        self.rooms = IncidentRooms(bot)
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self.poll_interval = poll_interval
+        self.retry_base = retry_base
+        self.retry_max = retry_max
+        self.max_attempts = max_attempts  # for unexpected errors (bugs) only
+        self._handlers: dict[Topic, Handler] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._sleeper: asyncio.Future[None] | None = None
+        self._dirty = True
+        self._drain_lock = asyncio.Lock()
+        self.register(Topic.INCIDENT_CHANGED, self._incident_changed)
+        self.register(Topic.ENTRY_ADDED, self._entry_added)
+        self.register(Topic.ENTRY_CHANGED, self._entry_changed)
+
+    def register(self, topic: Topic, handler: Handler) -> None:
+        """Deliver `topic` with `handler` (replacing any earlier one)."""
+        self._handlers[topic] = handler
+
+    def wake(self) -> None:
+        """Something was committed: drain now rather than at the next poll."""
+        self._dirty = True
+        if self._sleeper is not None and not self._sleeper.done():
+            self._sleeper.cancel()
+
+    def start(self) -> None:
+        """Run the relay in the background until `stop()`."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="opsroom-outbox")
+
+    async def stop(self) -> None:
+        """Stop relaying; what was not delivered stays pending for the next start."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        await self.bot.wait_until_ready()
+        delay = self.retry_base
+        while True:
+            self._dirty = False
+            try:
+                await self.drain()
+                delay = self.retry_base
+            except Exception:
+                log.exception("reading the outbox failed; retrying in %.0f s", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max)
+                continue
+            if self._dirty:
+                continue
+            # A plain sleep in its own task: wake() cancels it, and test harnesses that
+            # settle the event loop recognise a sleeping task as idle.
+            self._sleeper = asyncio.ensure_future(asyncio.sleep(self.poll_interval))
+            try:
+                await asyncio.wait({self._sleeper})
+            finally:
+                self._sleeper.cancel()
+                self._sleeper = None
+
+    async def drain(self) -> int:
+        """Deliver every pending event in order; returns how many were handled."""
+        handled = 0
+        async with self._drain_lock:
+            while True:
+                async with self._uow_factory() as uow:
+                    events = await uow.outbox.pending(BATCH)
+                if not events:
+                    return handled
+                for stored in events:
+                    await self._deliver(stored)
+                    async with self._uow_factory() as uow:
+                        await uow.outbox.mark_done([stored.id], self._clock.now())
+                        await uow.commit()
+                    handled += 1
+
+    async def _deliver(self, stored: StoredEvent) -> None:
+        """Run the topic's handler until it succeeds, its target is gone, or it is a bug."""
+        handler = self._handlers.get(stored.event.topic)
+        if handler is None:
+            log.debug("no handler for %s event %s; marking it done", stored.event.topic, stored.id)
+            return
+        delay, attempt = self.retry_base, 0
+        while True:
+            attempt += 1
+            try:
+                await handler(stored)
+                return
+            except Exception as exc:
+                verdict = classify(exc)
+                what = (
+                    f"event {stored.id} ({stored.event.topic}, subject {stored.event.subject_id})"
+                )
+                if verdict == "gone":
+                    log.warning("%s skipped, its target is gone or forbidden: %s", what, exc)
+                    return
+                if verdict == "rejected":
+                    log.error("%s skipped, Discord rejected it", what, exc_info=True)
+                    return
+                if verdict == "transient":
+                    log.warning("%s failed (%s); retry %d in %.1f s", what, exc, attempt, delay)
+                elif attempt >= self.max_attempts:
+                    log.error("%s gave up after %d tries", what, attempt, exc_info=True)
+                    return
+                else:
+                    log.error("%s failed; retrying", what, exc_info=True)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_max)
+
+    async def _incident(self, incident_id: int) -> Incident | None:
+        async with self._uow_factory() as uow:
+            return await uow.incidents.get_by_id(incident_id)
+
+    async def _entry(self, entry_id: int) -> tuple[TimelineEntry, Incident] | None:
+        async with self._uow_factory() as uow:
+            entry = await uow.timeline.get_by_id(entry_id)
+            incident = await uow.incidents.get_by_id(entry.incident_id) if entry else None
+        return (entry, incident) if entry and incident else None
+
+    async def _incident_changed(self, stored: StoredEvent) -> None:
+        """Make the rooms if missing, edit both cards, lock or unlock the working channel."""
+        incident = await self._incident(stored.event.subject_id)
+        if incident is None:
+            log.warning("incident %s of event %s is gone", stored.event.subject_id, stored.id)
+            return
+        await self.rooms.refresh(incident.guild_id, incident.number)
+
+    async def _entry_added(self, stored: StoredEvent) -> None:
+        """Post the new entry in the incident's operating-room thread."""
+        found = await self._entry(stored.event.subject_id)
+        if found is None or found[0].deleted:
+            return
+        entry, incident = found
+        await self._post(stored, incident, rendering.entry_posts(entry))
+
+    async def _entry_changed(self, stored: StoredEvent) -> None:
+        """Tell the thread that an entry was edited or deleted (the audit trail keeps both)."""
+        found = await self._entry(stored.event.subject_id)
+        if found is None:
+            return
+        entry, incident = found
+        await self._post(stored, incident, [rendering.entry_changed_line(entry)])
+
+    async def _post(self, stored: StoredEvent, incident: Incident, texts: list[str]) -> None:
+        thread = await self.rooms.thread(incident.guild_id, incident.number)
+        if thread is None:
+            log.debug(
+                "%s has no operating-room thread; event %s not posted", incident.label, stored.id
+            )
+            return
+        for part, text in enumerate(texts):
+            await thread.send(text, nonce=nonce(stored.id, part), allowed_mentions=NONE)

@@ -1,0 +1,108 @@
+"""`/opsroom setup` and `/opsroom status`: the Manage Server side of a guild."""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.adapters.discord import limits, provisioning, rendering
+from bot.adapters.discord.interactions import defer, guild_id, member, quick, send, services
+
+
+@functools.cache
+def _zones() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+async def timezone_choices(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """IANA timezones matching what was typed, names starting with it first."""
+    typed = (current or "").strip().casefold().replace(" ", "_")
+    starts = [z for z in _zones() if z.casefold().startswith(typed)]
+    contains = [z for z in _zones() if typed in z.casefold() and z not in starts]
+    return [app_commands.Choice(name=z, value=z) for z in (starts + contains)[: limits.CHOICES]]
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class OpsroomCog(commands.GroupCog, group_name="opsroom", group_description="Set up Opsroom"):
+    """Guild configuration: Manage Server only (Discord hides it; the core refuses too)."""
+
+    @app_commands.command(name="setup")
+    @app_commands.describe(
+        responder_role="Members who may change incidents",
+        oncall_role="Pinged when an alert is not acknowledged",
+        escalation_role="Pinged when on-call does not answer",
+        alerts_channel="Where alerts appear (default: #alerts, created if missing)",
+        operating_room="Read-only live view (default: #operating-room, created if missing)",
+        incident_category="Where #inc-N channels go (default: Incidents, created if missing)",
+        timezone="IANA timezone for times typed without an offset, e.g. Europe/Berlin",
+    )
+    @app_commands.autocomplete(timezone=timezone_choices)
+    async def setup_guild(
+        self,
+        interaction: discord.Interaction,
+        responder_role: discord.Role,
+        oncall_role: discord.Role | None = None,
+        escalation_role: discord.Role | None = None,
+        alerts_channel: discord.TextChannel | None = None,
+        operating_room: discord.TextChannel | None = None,
+        incident_category: discord.CategoryChannel | None = None,
+        timezone: str | None = None,
+    ) -> None:
+        """Configure Opsroom here; running it again keeps what exists."""
+        gid, actor, guilds = (
+            guild_id(interaction),
+            member(interaction),
+            services(interaction).guilds,
+        )
+        # The core refuses a non-admin or a bad timezone before anything is created.
+        await quick(
+            interaction,
+            guilds.configure(
+                gid,
+                actor,
+                responder_role_id=responder_role.id,
+                oncall_role_id=oncall_role.id if oncall_role else None,
+                escalation_role_id=escalation_role.id if escalation_role else None,
+                timezone=timezone,
+            ),
+            ephemeral=True,
+        )
+        await defer(interaction, ephemeral=True)
+        assert interaction.guild is not None
+        made = await provisioning.provision(
+            interaction.guild,
+            await guilds.get(gid),
+            category=incident_category,
+            alerts=alerts_channel,
+            room=operating_room,
+        )
+        config = await guilds.configure(
+            gid,
+            actor,
+            alerts_channel_id=made.alerts.id,
+            operating_room_id=made.room.id,
+            incident_category_id=made.category.id,
+        )
+        done = f"Created {', '.join(made.created)}." if made.created else "Nothing new to create."
+        status = rendering.status_text(config, provisioning.problems(interaction.guild, config))
+        await send(interaction, f"✅ Opsroom is set up. {done}\n{status}", ephemeral=True)
+
+    @app_commands.command(name="status")
+    async def status(self, interaction: discord.Interaction) -> None:
+        """Show the configuration and what is missing."""
+        assert interaction.guild is not None
+        config = await services(interaction).guilds.get(guild_id(interaction))
+        text = rendering.status_text(config, provisioning.problems(interaction.guild, config))
+        await send(interaction, text, ephemeral=True)
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Load the /opsroom commands."""
+    await bot.add_cog(OpsroomCog())
