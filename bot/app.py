@@ -28,7 +28,9 @@ from bot.adapters.db import (
 )
 from bot.adapters.discord import OpsroomBot, create_bot, point_at
 from bot.adapters.discord import sync_commands as discord_sync
-from bot.adapters.http.health import ReadinessCheck, add_health_routes
+from bot.adapters.http.health import ReadinessCheck
+from bot.adapters.http.server import build_web_app
+from bot.adapters.metrics import Metrics
 from bot.config import ConfigError, Settings
 from bot.core.alerts import AlertSource
 from bot.core.clock import SystemClock
@@ -62,6 +64,7 @@ class Runtime:
     uow_factory: UnitOfWorkFactory
     services: Services
     commits: CommitSignal
+    metrics: Metrics
 
     async def database_problem(self) -> str | None:
         """None when the database answers, else why not (for /readyz)."""
@@ -107,7 +110,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             return SqlUnitOfWork(sessions, on_commit=commits)
 
         services = Services.build(uow_factory, SystemClock())
-        yield Runtime(settings, engine, uow_factory, services, commits)
+        yield Runtime(settings, engine, uow_factory, services, commits, Metrics())
     finally:
         await engine.dispose()
 
@@ -150,14 +153,19 @@ async def export_postmortem(settings: Settings, guild_id: int, number: int) -> s
         return await export_markdown(runtime.services, guild_id, number)
 
 
-async def _start_http(runtime: Runtime, bot: OpsroomBot | None) -> web.AppRunner:
+async def _start_http(runtime: Runtime, bot: OpsroomBot | None, role: str) -> web.AppRunner:
     """Bind the HTTP server, turning a busy or forbidden port into a ConfigError."""
-    app = web.Application()
     checks: dict[str, ReadinessCheck] = {"database": runtime.database_problem}
     if bot is not None:
         checks["discord"] = lambda: _gateway_problem(bot)
-    add_health_routes(app, checks)
-    runner = web.AppRunner(app, access_log=None)
+    app = build_web_app(
+        services=runtime.services,
+        uow_factory=runtime.uow_factory,
+        metrics=runtime.metrics,
+        readiness_checks=checks,
+        accept_webhooks=role != "bot",
+    )
+    runner = web.AppRunner(app, access_log=None)  # no access log: webhook URLs carry tokens
     await runner.setup()
     settings = runtime.settings
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
@@ -192,7 +200,7 @@ async def run(settings: Settings, role: str = "all", *, stop: asyncio.Event | No
                 runtime.services, runtime.uow_factory, dev_guild_id=settings.dev_guild_id
             )
             runtime.commits.subscribe(bot.notifier.wake)
-        runner = await _start_http(runtime, bot)
+        runner = await _start_http(runtime, bot, role)
         try:
             log.info("opsroom running (role %s); stop with Ctrl-C or SIGTERM", role)
             await _until_stopped(stop, bot, token)

@@ -146,9 +146,23 @@ def _get(url: str) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def test_run_serves_health_and_stops_cleanly_on_sigterm(tmp_path):
-    """`opsroom run --role web` answers /healthz and /readyz, and exits 0 on SIGTERM."""
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+
+
+def test_run_serves_health_webhooks_and_stops_cleanly_on_sigterm(tmp_path):
+    """`opsroom run --role web` answers health, takes a webhook, and exits 0 on SIGTERM."""
     port = free_port()
+    created = opsroom(
+        tmp_path,
+        "webhook",
+        "create",
+        "--guild",
+        "9",
+        "--source",
+        "alertmanager",
+        public_url=f"http://127.0.0.1:{port}",
+    )
+    hook_url = created.stdout.strip()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--role", "web"],
         cwd=tmp_path,
@@ -170,11 +184,21 @@ def test_run_serves_health_and_stops_cleanly_on_sigterm(tmp_path):
             pytest.fail("opsroom run did not answer /healthz within 30 s")
         assert status == 200
         assert _get(f"http://127.0.0.1:{port}/readyz")[0] == 200
+        body = (FIXTURES / "alertmanager" / "alertmanager-0.25-firing.json").read_bytes()
+        post = urllib.request.Request(
+            hook_url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(post, timeout=10) as response:
+            assert response.status == 202
+        assert b"opsroom_" in _get(f"http://127.0.0.1:{port}/metrics")[1]
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
+    with sqlite3.connect(tmp_path / "opsroom.db") as db:
+        stored = db.execute("select count(*) from alerts where guild_id = 9").fetchone()[0]
+    assert stored == 2  # the fixture's group holds two firing alerts
 
 
 async def test_export_writes_the_postmortem_draft(tmp_path):
