@@ -115,11 +115,17 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         await engine.dispose()
 
 
-async def create_webhook(settings: Settings, guild_id: int, source: str, name: str | None) -> str:
+async def create_webhook(
+    settings: Settings,
+    guild_id: int,
+    source: str,
+    name: str | None,
+    signing_secret: str | None = None,
+) -> str:
     """Make a webhook token for a guild and return its URL (the only time it is shown)."""
     async with open_runtime(settings) as runtime:
         webhook, token = await runtime.services.webhooks.create(
-            guild_id, AlertSource(source), name, actor=None
+            guild_id, AlertSource(source), name, actor=None, signing_secret=signing_secret
         )
     log.info("created webhook %s (%s) for guild %s", webhook.id, source, guild_id)
     return f"{settings.public_url}/hooks/{source}/{token}"

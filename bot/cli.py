@@ -87,7 +87,9 @@ def _cmd_webhook_create(args: argparse.Namespace) -> int:
     settings = _prepare(for_run=False)
     from bot import app
 
-    url = asyncio.run(app.create_webhook(settings, args.guild, args.source, args.name))
+    url = asyncio.run(
+        app.create_webhook(settings, args.guild, args.source, args.name, args.signing_secret)
+    )
     print(url)
     print(
         "opsroom: this URL contains the webhook's secret and is shown only once: store it now",
@@ -171,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--guild", type=_discord_id, required=True, metavar="ID")
     create.add_argument("--source", choices=SOURCES, required=True)
     create.add_argument("--name", help="a label to recognise the webhook by")
+    create.add_argument(
+        "--signing-secret",
+        metavar="SECRET",
+        help="grafana only: the contact point's HMAC secret; unsigned requests are refused",
+    )
     create.set_defaults(handler=_cmd_webhook_create)
 
     export = commands.add_parser("export", help="print an incident's postmortem draft (Markdown)")

@@ -61,6 +61,7 @@ class AlertSignal:
     link: str | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    escalates: bool = True  # False for notices (e.g. a certificate expiring in 30 days)
 
 
 @dataclass
@@ -179,7 +180,9 @@ def _open(
         details=dict(signal.details),
         link=signal.link,
         webhook_id=webhook_id,
-        next_escalation_at=received_at + timedelta(minutes=config.escalation_minutes),
+        next_escalation_at=(
+            received_at + timedelta(minutes=config.escalation_minutes) if signal.escalates else None
+        ),
     )
     if signal.action is SignalAction.RESOLVE:
         resolve(alert, signal.ended_at or received_at)

@@ -180,3 +180,10 @@ def test_acknowledge_or_resolve_stops_escalation(stop):
     else:
         apply(alert, signal(SignalAction.RESOLVE))
     assert all(escalate(alert, CONFIG, T0 + timedelta(minutes=m)) is None for m in range(60))
+
+
+def test_notices_never_escalate():
+    """A signal marked as a notice (an expiry warning) opens an alert nobody is paged for."""
+    _, alert = apply(None, signal(escalates=False))
+    assert alert.next_escalation_at is None
+    assert all(escalate(alert, CONFIG, T0 + timedelta(minutes=m)) is None for m in range(60))

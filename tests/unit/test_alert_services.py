@@ -8,7 +8,7 @@ import pytest
 
 from bot.core.alerts import AlertSignal, AlertSource, AlertState, EscalationTarget, Outcome
 from bot.core.alerts import SignalAction as A
-from bot.core.errors import ConflictError, NotFoundError, PermissionDeniedError
+from bot.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from bot.core.events import Topic
 from bot.core.model import EntryKind, Severity, Status
 from bot.core.services import IncidentRef, ingest_signals
@@ -190,3 +190,17 @@ async def test_webhooks_are_manage_server_only_except_from_the_cli(services, res
         await services.webhooks.create(GUILD, AlertSource.EVENTS, None, responder)
     hook, token = await services.webhooks.create(GUILD, AlertSource.EVENTS, "cli", None)
     assert hook.created_by is None and len(token) >= 40
+
+
+async def test_signing_secret_is_for_grafana_only_and_stored(services, db, admin):
+    """A signing secret is kept for Grafana webhooks and refused for other sources."""
+    hook, _ = await services.webhooks.create(
+        GUILD, AlertSource.GRAFANA, None, admin, signing_secret="s" * 12
+    )
+    assert db.store.webhooks[hook.id].signing_secret == "s" * 12
+    with pytest.raises(ValidationError, match="Only Grafana"):
+        await services.webhooks.create(
+            GUILD, AlertSource.EVENTS, None, admin, signing_secret="s" * 12
+        )
+    with pytest.raises(ValidationError, match="8 to 256"):
+        await services.webhooks.create(GUILD, AlertSource.GRAFANA, None, admin, signing_secret="s")

@@ -58,9 +58,9 @@ class FakeApp(types.ModuleType):
         """Fake `bot.app.sync_commands`."""
         await self._record("sync_commands", guild_id)
 
-    async def create_webhook(self, settings, guild_id, source, name):
+    async def create_webhook(self, settings, guild_id, source, name, signing_secret=None):
         """Fake `bot.app.create_webhook`."""
-        await self._record("create_webhook", guild_id, source, name)
+        await self._record("create_webhook", guild_id, source, name, signing_secret)
         return f"{settings.public_url}/hooks/{source}/s3cr3t"
 
     async def export_postmortem(self, settings, guild_id, number):
@@ -250,7 +250,14 @@ def test_webhook_create_prints_the_url_once(fake_app, capsys):
     captured = capsys.readouterr()
     assert captured.out == "http://localhost:8080/hooks/grafana/s3cr3t\n"
     assert "shown only once" in captured.err
-    assert fake_app.calls == [("create_webhook", 42, "grafana", "prod")]
+    assert fake_app.calls == [("create_webhook", 42, "grafana", "prod", None)]
+
+
+def test_webhook_create_passes_a_signing_secret(fake_app):
+    """`--signing-secret` reaches the app, for Grafana's HMAC."""
+    argv = ["webhook", "create", "--guild", "1", "--source", "grafana", "--signing-secret", "k" * 9]
+    assert main(argv) == 0
+    assert fake_app.calls == [("create_webhook", 1, "grafana", None, "k" * 9)]
 
 
 def test_webhook_create_rejects_an_unknown_source(fake_app, capsys):

@@ -48,11 +48,25 @@ class WebhookService(Service):
     """Webhook tokens: made, listed, revoked, and checked on every request."""
 
     async def create(
-        self, guild_id: int, source: AlertSource, name: str | None, actor: Member | None
+        self,
+        guild_id: int,
+        source: AlertSource,
+        name: str | None,
+        actor: Member | None,
+        *,
+        signing_secret: str | None = None,
     ) -> tuple[Webhook, str]:
-        """A new webhook and its token, which is returned this once and never stored."""
+        """A new webhook and its token, which is returned this once and never stored.
+
+        `signing_secret` (Grafana only) makes every request carry a valid HMAC signature.
+        """
         if actor is not None:  # None: the operator on the server's command line
             ensure_can_configure(actor)
+        if signing_secret is not None:
+            if source is not AlertSource.GRAFANA:
+                raise ValidationError("Only Grafana webhooks are signed; leave the secret out.")
+            if not 8 <= len(signing_secret) <= 256:
+                raise ValidationError("The signing secret must be 8 to 256 characters long.")
         token = new_token()
         webhook = Webhook(
             guild_id=guild_id,
@@ -61,6 +75,7 @@ class WebhookService(Service):
             token_hash=hash_token(token),
             created_at=self._clock.now(),
             created_by=actor.person if actor else None,
+            signing_secret=signing_secret,
         )
         async with self._uow_factory() as uow:
             await uow.webhooks.add(webhook)

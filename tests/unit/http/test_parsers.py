@@ -312,12 +312,13 @@ def test_unreplaced_variables_count_as_missing() -> None:
 
 
 def test_uptimerobot_expiry_stream() -> None:
-    """alertType 3 triggers on the monitor's expiry stream, as a warning."""
+    """alertType 3 triggers on the monitor's expiry stream, as a warning that pages nobody."""
     (signal,) = uptimerobot.parse(JSON, fixture("uptimerobot/ssl-expiry.json"), {})
-    assert (signal.stream_key, signal.action, signal.severity) == (
+    assert (signal.stream_key, signal.action, signal.severity, signal.escalates) == (
         "793105131:expiry",
         SignalAction.TRIGGER,
         "warning",
+        False,
     )
 
 

@@ -143,6 +143,7 @@ def parse(content_type: str | None, body: bytes, query: Mapping[str, str]) -> li
             monitor=monitor,
             title=cap(title, MAX_TITLE),
             severity="warning" if kind == EXPIRY else None,
+            escalates=kind != EXPIRY,  # a notice weeks ahead must not page anyone
             details=details(
                 (label, fields.get(name))
                 for label, name in (
