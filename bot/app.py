@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import aiohttp
 import discord
 from aiohttp import web
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import NullPool
 
 from bot.adapters.db import (
     SqlUnitOfWork,
@@ -26,11 +28,13 @@ from bot.adapters.db import (
     session_factory,
     upgrade_to_head,
 )
+from bot.adapters.db.errors import storage_errors
 from bot.adapters.discord import OpsroomBot, create_bot, point_at
 from bot.adapters.discord import sync_commands as discord_sync
 from bot.adapters.http.health import ReadinessCheck
 from bot.adapters.http.server import build_web_app
 from bot.adapters.metrics import Metrics
+from bot.adapters.scheduling import OpsroomScheduler
 from bot.config import ConfigError, Settings
 from bot.core.alerts import AlertSource
 from bot.core.clock import SystemClock
@@ -39,6 +43,13 @@ from bot.core.ports import UnitOfWorkFactory
 from bot.core.services import Services
 
 log = logging.getLogger(__name__)
+
+MIGRATION_LOCK = 0x6F70_7372_6F6F_6D  # "opsroom": the advisory lock every process migrates under
+ALONE_POLL_SECONDS = 30.0
+"""`--role all`: every commit is this process's own and wakes the relay; the poll is a net."""
+BOT_ROLE_POLL_SECONDS = 1.0
+"""`--role bot`: the `--role web` processes store the alerts and ring no bell here, so the
+relay reads the outbox every second (README, "Running on one machine and on several")."""
 
 
 class CommitSignal:
@@ -86,11 +97,37 @@ def _database_error(exc: Exception) -> ConfigError:
 
 
 async def migrate(settings: Settings) -> None:
-    """Bring the schema to the newest migration."""
+    """Bring the schema to the newest migration (one process at a time, see `_migrating`)."""
     try:
-        await upgrade_to_head(settings.database_url)
+        async with _migrating(settings.database_url):
+            await upgrade_to_head(settings.database_url)
     except StorageUnavailableError as exc:
         raise _database_error(exc) from None
+
+
+@contextlib.asynccontextmanager
+async def _migrating(url: str) -> AsyncIterator[None]:
+    """On PostgreSQL, hold an advisory lock while migrating: N `--role web` processes and the
+    bot started together would otherwise race to create the same tables, and all but one
+    would crash. The others wait, then find the schema at head. (SQLite serialises writers
+    with its own lock.)"""
+    if make_url(url).get_backend_name() != "postgresql":
+        yield
+        return
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with storage_errors(engine.url, connecting=True):
+            connection = await engine.connect()
+        try:
+            with storage_errors(engine.url):
+                await connection.execute(
+                    text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
+            yield
+        finally:
+            await connection.close()  # a session lock: ends with the connection
+    finally:
+        await engine.dispose()
 
 
 @contextlib.asynccontextmanager
@@ -200,18 +237,30 @@ async def run(settings: Settings, role: str = "all", *, stop: asyncio.Event | No
             loop.add_signal_handler(sig, stop.set)
     async with open_runtime(settings) as runtime:
         bot = None
+        scheduler: OpsroomScheduler | None = None  # the clock's door runs beside the bot
         if token is not None:
             point_at(settings.discord_api_base, settings.discord_gateway_url)
             bot = create_bot(
-                runtime.services, runtime.uow_factory, dev_guild_id=settings.dev_guild_id
+                runtime.services,
+                runtime.uow_factory,
+                dev_guild_id=settings.dev_guild_id,
+                public_url=settings.public_url,
+                metrics=runtime.metrics,
+                poll_interval=BOT_ROLE_POLL_SECONDS if role == "bot" else ALONE_POLL_SECONDS,
             )
             runtime.commits.subscribe(bot.notifier.wake)
+            scheduler = OpsroomScheduler.for_services(runtime.services, clock=SystemClock())
+            runtime.commits.subscribe(scheduler.wake)
         runner = await _start_http(runtime, bot, role)
         try:
+            if scheduler is not None:
+                await scheduler.start()
             log.info("opsroom running (role %s); stop with Ctrl-C or SIGTERM", role)
             await _until_stopped(stop, bot, token)
         finally:
             log.info("shutting down")
+            if scheduler is not None:
+                await scheduler.shutdown()
             if bot is not None:
                 await bot.close()
             await runner.cleanup()

@@ -1,4 +1,5 @@
-"""`/opsroom setup` and `/opsroom status`: the Manage Server side of a guild."""
+"""`/opsroom setup`, `/opsroom status` and the webhook tokens: the Manage Server side of a
+guild."""
 
 from __future__ import annotations
 
@@ -10,7 +11,19 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.adapters.discord import limits, provisioning, rendering
-from bot.adapters.discord.interactions import defer, guild_id, member, quick, send, services
+from bot.adapters.discord.interactions import (
+    bot,
+    defer,
+    guild_id,
+    member,
+    quick,
+    send,
+    services,
+)
+from bot.core.alerts import AlertSource
+from bot.core.webhooks import Webhook
+
+SOURCES = [app_commands.Choice(name=s.value, value=s.value) for s in AlertSource]
 
 
 @functools.cache
@@ -101,6 +114,79 @@ class OpsroomCog(commands.GroupCog, group_name="opsroom", group_description="Set
         config = await services(interaction).guilds.get(guild_id(interaction))
         text = rendering.status_text(config, provisioning.problems(interaction.guild, config))
         await send(interaction, text, ephemeral=True)
+
+    @app_commands.command(name="webhook")
+    @app_commands.describe(
+        source="The monitor that will call it",
+        name="A name to tell webhooks apart (default: source)",
+    )
+    @app_commands.choices(source=SOURCES)
+    async def webhook(
+        self,
+        interaction: discord.Interaction,
+        source: app_commands.Choice[str],
+        name: app_commands.Range[str, 1, 100] | None = None,
+    ) -> None:
+        """Make a webhook URL for a monitor; it is shown once."""
+        made, token = await services(interaction).webhooks.create(
+            guild_id(interaction), AlertSource(source.value), name, member(interaction)
+        )
+        base = bot(interaction).public_url
+        await send(interaction, webhook_created(made, token, base), ephemeral=True)
+
+    @app_commands.command(name="webhooks")
+    async def webhooks(self, interaction: discord.Interaction) -> None:
+        """List this server's webhooks, revoked ones included."""
+        found = await services(interaction).webhooks.list(guild_id(interaction))
+        await send(interaction, webhook_list(found), ephemeral=True)
+
+    @app_commands.command(name="revoke")
+    @app_commands.describe(id="The webhook's number, as /opsroom webhooks lists it")
+    async def revoke(
+        self, interaction: discord.Interaction, id: app_commands.Range[int, 1]
+    ) -> None:
+        """Revoke a webhook: its URL stops working at once."""
+        revoked = await services(interaction).webhooks.revoke(
+            guild_id(interaction), member(interaction), id
+        )
+        await send(
+            interaction,
+            f"🗑️ Webhook {revoked.id} ({revoked.source.value}, "
+            f"{limits.truncate(revoked.name, 100)}) is revoked; its past alerts stay.",
+            ephemeral=True,
+        )
+
+
+def webhook_created(webhook: Webhook, token: str, public_url: str) -> str:
+    """The new webhook's URL (the only time the token is shown) and how to use it."""
+    url = f"{public_url}/hooks/{webhook.source.value}/{token}"
+    text = (
+        f"🔑 Webhook {webhook.id} ({webhook.source.value}, {webhook.name}) is ready. "
+        f"Its URL, shown **only this once**:\n```\n{url}\n```"
+    )
+    if webhook.source is AlertSource.EVENTS:
+        text += (
+            f"PagerDuty Events v2 clients can instead post to `{public_url}/hooks/events` "
+            "with the token as `routing_key`."
+        )
+    return text + "\nLost it? Revoke it with `/opsroom revoke` and make a new one."
+
+
+def webhook_list(webhooks: list[Webhook]) -> list[str]:
+    """`/opsroom webhooks`: one line each, revoked ones marked (no tokens: only hashes exist)."""
+    if not webhooks:
+        return ["No webhooks yet: make one with `/opsroom webhook`."]
+    lines = []
+    for hook in webhooks:
+        made = f"made {rendering.ts(hook.created_at, 'd')}"
+        if hook.created_by:
+            made += f" by {rendering.mention(hook.created_by)}"
+        state = (
+            f"🚫 revoked {rendering.ts(hook.revoked_at, 'd')}" if hook.revoked_at else "✅ active"
+        )
+        name = limits.truncate(hook.name, 100)
+        lines.append(f"`{hook.id}` **{name}** · {hook.source.value} · {made} · {state}")
+    return limits.pack_lines(lines, header=f"**{len(webhooks)} webhooks**")
 
 
 async def setup(bot: commands.Bot) -> None:

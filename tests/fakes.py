@@ -23,6 +23,7 @@ from bot.core.model import (
     TimelineEntry,
     TimelineRevision,
 )
+from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
 
 
@@ -54,6 +55,7 @@ class Store:
     webhooks: dict[int, Webhook] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
     outbox: list[StoredEvent] = field(default_factory=list)
+    reminders: dict[int, Reminder] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     ids: dict[str, Any] = field(default_factory=dict)
 
@@ -174,6 +176,9 @@ class FakeActions(_Repo):
         found = [a for a in self.s.actions.values() if (a.incident_id, a.seq) == (incident_id, seq)]
         return _c(found[0]) if found else None
 
+    async def get_by_id(self, action_id: int) -> ActionItem | None:
+        return _c(self.s.actions.get(action_id))
+
     async def list(self, incident_id: int) -> list[ActionItem]:
         return _c(
             sorted(
@@ -203,8 +208,35 @@ class FakeAlerts(_Repo):
         alert.id = self.s.next_id("alert")
         self.s.alerts[alert.id] = _c(alert)
 
+    async def add_many(self, alerts: Any) -> None:
+        for alert in alerts:
+            await self.add(alert)
+
     async def get(self, alert_id: int) -> Alert | None:
         return _c(self.s.alerts.get(alert_id))
+
+    async def find_episodes(self, episodes: Any) -> list[Alert]:
+        wanted = set(episodes)
+        return _c(
+            [
+                a
+                for a in self.s.alerts.values()
+                if (a.guild_id, a.source, a.stream_key, a.episode_key) in wanted
+            ]
+        )
+
+    async def find_firing(self, streams: Any) -> list[Alert]:
+        wanted = set(streams)
+        return _c(
+            [
+                a
+                for a in self.s.alerts.values()
+                if (a.guild_id, a.source, a.stream_key) in wanted and a.is_open
+            ]
+        )
+
+    async def streams_with_open_incident(self, streams: Any) -> set[Any]:
+        return {s for s in streams if await self.attached_incident(*s) is not None}
 
     async def find_episode(
         self, guild_id: int, source: AlertSource, stream_key: str, episode_key: str
@@ -253,8 +285,36 @@ class FakeAlerts(_Repo):
             ]
         )
 
+    async def escalation_times(self, limit: int) -> list[tuple[int, datetime]]:
+        pending = [
+            (a.next_escalation_at, a.id)
+            for a in self.s.alerts.values()
+            if a.is_open and a.acknowledged_at is None and a.next_escalation_at is not None
+        ]
+        return [(alert_id, at) for at, alert_id in sorted(pending)[:limit]]  # type: ignore[misc]
+
+    async def by_relay_message(self, guild_id: int, message_id: int) -> list[Alert]:
+        found = [
+            a
+            for a in self.s.alerts.values()
+            if a.guild_id == guild_id and a.relay_message_id == message_id
+        ]
+        return _c(sorted(found, key=lambda a: a.id or 0))
+
+    async def set_relay(self, alert_ids: Any, channel_id: int, message_id: int) -> None:
+        for alert_id in alert_ids:
+            alert = self.s.alerts[alert_id]
+            alert.relay_channel_id, alert.relay_message_id = channel_id, message_id
+
     async def save(self, alert: Alert) -> None:
-        self.s.alerts[alert.id] = _c(alert)  # type: ignore[index]
+        old = self.s.alerts[alert.id]  # type: ignore[index]
+        new = _c(alert)
+        new.relay_channel_id, new.relay_message_id = old.relay_channel_id, old.relay_message_id
+        self.s.alerts[alert.id] = new  # type: ignore[index]
+
+    async def save_many(self, alerts: Any) -> None:
+        for alert in alerts:
+            await self.save(alert)
 
 
 class FakeWebhooks(_Repo):
@@ -290,12 +350,63 @@ class FakeOutbox(_Repo):
         stored = StoredEvent(self.s.next_id("event"), event, datetime.now(UTC))
         self.s.outbox.append(stored)
 
+    async def add_many(self, events: Any) -> None:
+        for event in events:
+            await self.add(event)
+
     async def pending(self, limit: int = 100) -> list[StoredEvent]:
         return list(self.s.outbox[:limit])
 
     async def mark_done(self, event_ids: Any, at: datetime) -> None:
         done = set(event_ids)
         self.s.outbox = [e for e in self.s.outbox if e.id not in done]
+
+
+class FakeReminders(_Repo):
+    """Like the SQL one: one pending reminder per kind and subject, conditional claims."""
+
+    def _pending(self, kind: ReminderKind, subject_id: int) -> Reminder | None:
+        for r in self.s.reminders.values():
+            if (r.kind, r.subject_id) == (kind, subject_id) and r.pending:
+                return r
+        return None
+
+    async def schedule(self, reminder: Reminder) -> None:
+        assert reminder.pending, "only a pending reminder can be scheduled"
+        existing = self._pending(reminder.kind, reminder.subject_id)
+        if existing is not None:
+            existing.due_at = reminder.due_at
+            reminder.id, reminder.created_at = existing.id, existing.created_at
+            return
+        reminder.id = self.s.next_id("reminder")
+        self.s.reminders[reminder.id] = _c(reminder)
+
+    async def cancel(self, kind: ReminderKind, subject_id: int, at: datetime) -> int:
+        existing = self._pending(kind, subject_id)
+        if existing is None:
+            return 0
+        existing.cancelled_at = at
+        return 1
+
+    async def claim(self, reminder_id: int, at: datetime) -> bool:
+        r = self.s.reminders.get(reminder_id)
+        if r is None or not r.pending or r.due_at > at:
+            return False
+        r.fired_at = at
+        return True
+
+    async def get(self, reminder_id: int) -> Reminder | None:
+        return _c(self.s.reminders.get(reminder_id))
+
+    async def due(self, now: datetime, limit: int = 100) -> list[Reminder]:
+        return [r for r in await self.upcoming(len(self.s.reminders)) if r.due_at <= now][:limit]
+
+    async def upcoming(self, limit: int) -> list[Reminder]:
+        pending = [r for r in self.s.reminders.values() if r.pending]
+        return _c(sorted(pending, key=lambda r: (r.due_at, r.id))[:limit])
+
+    async def list(self, incident_id: int) -> list[Reminder]:
+        return _c([r for r in self.s.reminders.values() if r.incident_id == incident_id])
 
 
 class FakeUnitOfWork:
@@ -332,6 +443,7 @@ REPOS = {
     "webhooks": FakeWebhooks,
     "meta": FakeMeta,
     "outbox": FakeOutbox,
+    "reminders": FakeReminders,
 }
 
 

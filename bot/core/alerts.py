@@ -226,8 +226,17 @@ def escalate(alert: Alert, config: GuildConfig, now: datetime) -> EscalationTarg
     if due is None or now < due or not alert.is_open or alert.acknowledged_at is not None:
         return None
     alert.escalation_level += 1
-    if alert.escalation_level <= config.escalation_repeats:
+    target = escalation_target(alert, config)
+    if target is EscalationTarget.ONCALL:
         alert.next_escalation_at = now + timedelta(minutes=config.escalation_minutes)
+    else:
+        alert.next_escalation_at = None
+    return target
+
+
+def escalation_target(alert: Alert, config: GuildConfig) -> EscalationTarget:
+    """Whom the alert's latest escalation is for: on-call for the first
+    `escalation_repeats` levels, the escalation role after that (the relay pings it)."""
+    if alert.escalation_level <= config.escalation_repeats:
         return EscalationTarget.ONCALL
-    alert.next_escalation_at = None
     return EscalationTarget.ESCALATION

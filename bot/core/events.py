@@ -19,6 +19,7 @@ class Topic(StrEnum):
     ENTRY_CHANGED = "timeline.changed"  # timeline entry id: edited or deleted
     ALERT_CHANGED = "alert.changed"  # alert id: post or edit its #alerts message
     ALERT_ESCALATED = "alert.escalated"  # alert id: ping the role its level names
+    REMINDER_DUE = "reminder.due"  # reminder id: post the nudge it names
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ callers can refer to it — and record events about it — before the unit of wo
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -23,6 +23,7 @@ from bot.core.model import (
     TimelineEntry,
     TimelineRevision,
 )
+from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
 
 
@@ -88,6 +89,8 @@ class ActionRepository(Protocol):
 
     async def get(self, incident_id: int, seq: int) -> ActionItem | None: ...
 
+    async def get_by_id(self, action_id: int) -> ActionItem | None: ...
+
     async def list(self, incident_id: int) -> list[ActionItem]:
         """In seq order."""
 
@@ -101,8 +104,18 @@ class NoteRepository(Protocol):
         """In the order they were added."""
 
 
+StreamId = tuple[int, AlertSource, str]
+"""(guild id, source, stream key): one monitored thing."""
+
+EpisodeId = tuple[int, AlertSource, str, str]
+"""(guild id, source, stream key, episode key): one explicitly named episode."""
+
+
 class AlertRepository(Protocol):
     async def add(self, alert: Alert) -> None: ...
+
+    async def add_many(self, alerts: Sequence[Alert]) -> None:
+        """`add` each, in order, setting their `id`s (in one statement where possible)."""
 
     async def get(self, alert_id: int) -> Alert | None: ...
 
@@ -113,6 +126,12 @@ class AlertRepository(Protocol):
     async def find_open(self, guild_id: int, source: AlertSource, stream_key: str) -> Alert | None:
         """The stream's firing alert, if one is open."""
 
+    async def find_episodes(self, episodes: Collection[EpisodeId]) -> list[Alert]:
+        """The stored alerts of these episodes (`find_episode` for many), in any order."""
+
+    async def find_firing(self, streams: Collection[StreamId]) -> list[Alert]:
+        """Every firing alert of these streams, in any order (`find_open` picks the latest)."""
+
     async def for_incident(self, incident_id: int) -> list[Alert]:
         """Alerts attached to the incident, oldest first."""
 
@@ -121,10 +140,30 @@ class AlertRepository(Protocol):
     ) -> int | None:
         """The open incident that an earlier alert of this stream was attached to, if any."""
 
+    async def streams_with_open_incident(self, streams: Collection[StreamId]) -> set[StreamId]:
+        """Those of `streams` for which `attached_incident` finds an incident."""
+
     async def due_escalations(self, now: datetime) -> list[Alert]:
         """Open alerts whose next escalation time has come, across guilds."""
 
-    async def save(self, alert: Alert) -> None: ...
+    async def escalation_times(self, limit: int) -> list[tuple[int, datetime]]:
+        """(alert id, next escalation time) of the `limit` soonest pending escalations."""
+
+    async def by_relay_message(self, guild_id: int, message_id: int) -> list[Alert]:
+        """The guild's alerts shown by this Discord message (one card, or a digest), by id."""
+
+    async def set_relay(
+        self, alert_ids: Collection[int], channel_id: int, message_id: int | None
+    ) -> None:
+        """Record the message showing these alerts (None: being posted in that channel, the
+        message not known yet); touches no other field."""
+
+    async def save(self, alert: Alert) -> None:
+        """Write the alert's fields except the relay message ids (only `set_relay` does), so
+        saving an older copy never erases where the alert is shown."""
+
+    async def save_many(self, alerts: Sequence[Alert]) -> None:
+        """`save` each (in one statement where possible)."""
 
 
 class WebhookRepository(Protocol):
@@ -137,6 +176,32 @@ class WebhookRepository(Protocol):
     async def list(self, guild_id: int) -> list[Webhook]: ...
 
     async def save(self, webhook: Webhook) -> None: ...
+
+
+class ReminderRepository(Protocol):
+    """Stored reminders; at most one pending per kind and subject (the database holds it)."""
+
+    async def schedule(self, reminder: Reminder) -> None:
+        """Make `reminder` the pending one of its kind and subject, setting its `id`: a pending
+        one is moved to the new due time (keeping its id and created_at), else it is added."""
+
+    async def cancel(self, kind: ReminderKind, subject_id: int, at: datetime) -> int:
+        """Cancel the pending reminder of this kind and subject, if any; returns how many."""
+
+    async def claim(self, reminder_id: int, at: datetime) -> bool:
+        """Mark a pending, due reminder fired; False when it no longer is (someone else fired,
+        moved or cancelled it first), so a reminder fires at most once even under races."""
+
+    async def get(self, reminder_id: int) -> Reminder | None: ...
+
+    async def due(self, now: datetime, limit: int = 100) -> builtins.list[Reminder]:
+        """Pending reminders due at or before `now`, soonest first."""
+
+    async def upcoming(self, limit: int) -> builtins.list[Reminder]:
+        """The `limit` soonest pending reminders, overdue ones included."""
+
+    async def list(self, incident_id: int) -> builtins.list[Reminder]:
+        """Every reminder of the incident (pending, fired, cancelled), oldest first."""
 
 
 class MetaRepository(Protocol):
@@ -152,6 +217,9 @@ class OutboxRepository(Protocol):
 
     async def add(self, event: Event) -> None:
         """Record an event in this transaction; it becomes visible to the relay on commit."""
+
+    async def add_many(self, events: Sequence[Event]) -> None:
+        """`add` each, in order (in one statement where possible)."""
 
     async def pending(self, limit: int = 100) -> list[StoredEvent]:
         """The oldest undelivered events, in recording order."""
@@ -171,6 +239,7 @@ class UnitOfWork(Protocol):
     webhooks: WebhookRepository
     meta: MetaRepository
     outbox: OutboxRepository
+    reminders: ReminderRepository
 
     async def commit(self) -> None: ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -77,8 +78,8 @@ async def test_deleted_card_is_skipped_and_the_rest_goes_on(
     assert await pending(ready) == []
 
 
-async def test_events_without_a_handler_are_marked_done(ready: World):
-    """An alert event (relay not registered yet) is acknowledged, not left to pile up."""
+async def test_events_whose_subject_is_gone_are_marked_done(ready: World):
+    """An alert event for an alert that does not exist is acknowledged, not left to pile up."""
     async with ready.env.bot.uow_factory() as uow:
         await uow.outbox.add(Event(Topic.ALERT_CHANGED, ready.guild.id, 42))
         await uow.commit()
@@ -133,3 +134,66 @@ async def test_poll_delivers_when_nobody_rang(ready: World, doorbell):
     assert not any("written elsewhere" in line for line in thread_lines(thread_of(ready)))
     await ready.env.advance_time(ready.env.bot.notifier.poll_interval + 1)
     assert any("written elsewhere" in line for line in thread_lines(thread_of(ready)))
+
+
+async def test_a_deferred_event_stays_pending_until_its_consumer_completes_it(ready: World):
+    """A deferred handler takes the event over: handed out once, pending until complete()."""
+    notifier, seen = ready.env.bot.notifier, []
+
+    async def take(stored):
+        seen.append(stored.id)
+
+    notifier.register(Topic.ALERT_CHANGED, take, deferred=True)
+    async with ready.env.bot.uow_factory() as uow:
+        await uow.outbox.add(Event(Topic.ALERT_CHANGED, ready.guild.id, 1))
+        await uow.commit()
+    await ready.env.settle()
+    notifier.wake()
+    await ready.env.settle()
+    assert len(seen) == 1 and [e.id for e in await pending(ready)] == seen
+    await notifier.complete(seen)
+    assert await pending(ready) == []
+
+
+async def test_a_deferred_event_not_completed_is_handed_out_again_after_a_restart(ready: World):
+    """Stopping the notifier forgets what it handed out; the next start delivers it again."""
+    notifier, seen = ready.env.bot.notifier, []
+
+    async def take(stored):
+        seen.append(stored.id)
+
+    notifier.register(Topic.ALERT_ESCALATED, take, deferred=True)
+    async with ready.env.bot.uow_factory() as uow:
+        await uow.outbox.add(Event(Topic.ALERT_ESCALATED, ready.guild.id, 1))
+        await uow.commit()
+    await ready.env.settle()
+    await notifier.stop()
+    notifier.start()
+    await ready.env.settle()
+    assert len(seen) == 2 and seen[0] == seen[1]
+
+
+async def test_stop_lets_the_event_in_hand_be_marked_done(ready: World):
+    """Stopping while a post is in flight waits for it to be marked done, so no re-post."""
+    notifier = ready.env.bot.notifier
+    started, release, seen = asyncio.Event(), asyncio.Event(), []
+
+    async def slow(stored):
+        seen.append(stored.id)
+        started.set()
+        await release.wait()  # the post is out at Discord; its answer has not come back yet
+
+    notifier.register(Topic.ALERT_ESCALATED, slow)
+    async with ready.env.bot.uow_factory() as uow:
+        await uow.outbox.add(Event(Topic.ALERT_ESCALATED, ready.guild.id, 1))
+        await uow.commit()
+    notifier.wake()
+    await asyncio.wait_for(started.wait(), 5)
+    stopping = asyncio.create_task(notifier.stop(grace=5))
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.wait_for(stopping, 5)
+    assert await pending(ready) == []
+    notifier.start()
+    await ready.env.settle()
+    assert len(seen) == 1

@@ -100,7 +100,7 @@ async def test_the_tree_holds_every_command_of_the_product(env: Env):
         for name in ("opsroom", "incident", "timeline", "action")
     }
     assert subcommands == {
-        "opsroom": ["setup", "status"],
+        "opsroom": ["revoke", "setup", "status", "webhook", "webhooks"],
         "incident": sorted(
             [
                 "declare",

@@ -15,6 +15,7 @@ from bot.adapters.db.repositories import (
     SqlMetaRepository,
     SqlNoteRepository,
     SqlOutboxRepository,
+    SqlReminderRepository,
     SqlTimelineRepository,
     SqlWebhookRepository,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "SqlMetaRepository",
     "SqlNoteRepository",
     "SqlOutboxRepository",
+    "SqlReminderRepository",
     "SqlTimelineRepository",
     "SqlUnitOfWork",
     "SqlWebhookRepository",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 from sqlalchemy import event, text
@@ -49,7 +50,32 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            connection.exec_driver_sql("BEGIN")  # deferred: a snapshot, no write lock
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY_OPTION = "opsroom_read_only"
+_read_only_engines: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def read_only_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (and pool) with read-only transactions.
+
+    On SQLite they begin deferred (`BEGIN`), so they read a WAL snapshot without queueing
+    for the write lock behind the webhook writer; on PostgreSQL they are `READ ONLY`, so
+    the database refuses a write. The options hold from the connection's first statement
+    and are reset when it goes back to the pool.
+    """
+    if engine not in _read_only_engines:
+        options: dict[str, Any] = {READ_ONLY_OPTION: True}
+        if engine.dialect.name == "postgresql":
+            options["postgresql_readonly"] = True
+        _read_only_engines[engine] = engine.execution_options(**options)
+    return _read_only_engines[engine]
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -28,6 +28,7 @@ RULE_MESSAGES: dict[str, str] = {
     "uq_alerts_guild_id_source_stream_key_episode_key": "That alert episode is already recorded.",
     "uq_alerts_one_firing_per_stream": "That monitor already has an open alert.",
     "uq_webhooks_token_hash": "A webhook with that token already exists.",
+    "uq_reminders_one_pending": "That reminder is already scheduled.",
 }
 """Every unique constraint that encodes a rule, with the sentence a user reads when it fires."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Column,
     Date,
@@ -291,6 +292,43 @@ outbox = Table(
 )
 _pending = outbox.c.done_at.is_(None)
 Index("ix_outbox_pending", outbox.c.id, sqlite_where=_pending, postgresql_where=_pending)
+
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", surrogate_key(), primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column(
+        "incident_id",
+        Integer,
+        ForeignKey("incidents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kind", String(CODE), nullable=False),
+    Column("subject_id", BigInteger, nullable=False),  # the incident or the action item
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("fired_at", UtcDateTime),
+    Column("cancelled_at", UtcDateTime),
+    CheckConstraint("fired_at IS NULL OR cancelled_at IS NULL", name="fired_or_cancelled"),
+    Index("ix_reminders_incident_id", "incident_id"),
+)
+_pending_reminder = and_(reminders.c.fired_at.is_(None), reminders.c.cancelled_at.is_(None))
+# At most one pending reminder per kind and subject: scheduling again moves it (an upsert).
+Index(
+    "uq_reminders_one_pending",
+    reminders.c.kind,
+    reminders.c.subject_id,
+    unique=True,
+    sqlite_where=_pending_reminder,
+    postgresql_where=_pending_reminder,
+)
+Index(
+    "ix_reminders_pending_due_at",
+    reminders.c.due_at,
+    sqlite_where=_pending_reminder,
+    postgresql_where=_pending_reminder,
+)
 
 meta = Table(
     "meta",

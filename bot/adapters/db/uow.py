@@ -9,6 +9,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.adapters.db.engine import read_only_engine
 from bot.adapters.db.errors import session_url, storage_errors
 from bot.adapters.db.repositories import (
     SqlActionRepository,
@@ -18,6 +19,7 @@ from bot.adapters.db.repositories import (
     SqlMetaRepository,
     SqlNoteRepository,
     SqlOutboxRepository,
+    SqlReminderRepository,
     SqlTimelineRepository,
     SqlWebhookRepository,
 )
@@ -30,6 +32,7 @@ from bot.core.ports import (
     MetaRepository,
     NoteRepository,
     OutboxRepository,
+    ReminderRepository,
     TimelineRepository,
     WebhookRepository,
 )
@@ -57,6 +60,7 @@ class SqlUnitOfWork:
     webhooks: WebhookRepository
     meta: MetaRepository
     outbox: OutboxRepository
+    reminders: ReminderRepository
 
     def __init__(
         self,
@@ -64,11 +68,27 @@ class SqlUnitOfWork:
         *,
         clock: Clock | None = None,
         on_commit: Callable[[], None] | None = None,
+        read_only: bool = False,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._on_commit = on_commit
+        self._read_only = read_only
         self._session: AsyncSession | None = None
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this unit of work only reads (see `reading`)."""
+        return self._read_only
+
+    def reading(self) -> SqlUnitOfWork:
+        """A read-only unit of work over the same storage, for lookups.
+
+        It reads one consistent snapshot without taking SQLite's write lock (a deferred
+        `BEGIN` instead of `BEGIN IMMEDIATE`, so it never waits behind the webhook writer);
+        on PostgreSQL the transaction is `READ ONLY`. It cannot commit: `commit()` raises.
+        """
+        return SqlUnitOfWork(self._sessions, clock=self._clock, read_only=True)
 
     @property
     def session(self) -> AsyncSession:
@@ -79,7 +99,11 @@ class SqlUnitOfWork:
 
     async def __aenter__(self) -> Self:
         """Open a session, connect and begin; build the repositories on it."""
-        session = self._sessions()
+        if self._read_only:
+            bind = self._sessions.kw["bind"]
+            session = self._sessions(bind=read_only_engine(bind))
+        else:
+            session = self._sessions()
         try:
             with storage_errors(session_url(session), connecting=True):
                 await session.connection()
@@ -96,10 +120,13 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhookRepository(session)
         self.meta = SqlMetaRepository(session)
         self.outbox = SqlOutboxRepository(session, self._clock)
+        self.reminders = SqlReminderRepository(session)
         return self
 
     async def commit(self) -> None:
         """Make everything done so far visible to others, at once."""
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         with storage_errors(session_url(self.session)):
             await self.session.commit()
         if self._on_commit is not None:

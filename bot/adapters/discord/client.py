@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.adapters.discord.alert_buttons import DYNAMIC_ITEMS
+from bot.adapters.discord.alert_relay import AlertRelay
 from bot.adapters.discord.notifier import DiscordNotifier
+from bot.adapters.discord.reminders import register_reminders
 from bot.adapters.discord.sync import force_sync, sync_if_changed
 from bot.core.clock import SystemClock
 from bot.core.errors import OpsroomError, StorageUnavailableError
 from bot.core.ports import Clock, UnitOfWorkFactory
 from bot.core.services import Services
 
+if TYPE_CHECKING:
+    from bot.adapters.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.setup", "cogs.incidents", "cogs.timeline", "cogs.actions")
+DEFAULT_PUBLIC_URL = "http://localhost:8080"
+_MESSAGE_PATH = re.compile(r"/channels/\d+/messages(/\d+)?$")
 GENERIC_ERROR = "Something went wrong on our side; it has been logged. Please try again."
 STORAGE_ERROR = "The Opsroom database is unavailable right now; please try again in a minute."
 
@@ -89,8 +99,12 @@ class OpsroomBot(commands.Bot):
         auto_sync: bool = True,
         run_notifier: bool = True,
         poll_interval: float = 30.0,
+        public_url: str = DEFAULT_PUBLIC_URL,
+        metrics: Metrics | None = None,
         **options: Any,
     ) -> None:
+        if metrics is not None:
+            options.setdefault("http_trace", discord_trace(metrics))
         intents = discord.Intents.none()
         intents.guilds = True  # channels, roles and threads in cache; no message content
         super().__init__(
@@ -104,16 +118,23 @@ class OpsroomBot(commands.Bot):
         self.services = services
         self.uow_factory = uow_factory
         self.dev_guild_id = dev_guild_id
+        self.public_url = public_url.rstrip("/")  # webhook URLs: {public_url}/hooks/{source}/…
+        self.metrics = metrics
         self.auto_sync = auto_sync
         self.run_notifier = run_notifier
         self.notifier = DiscordNotifier(
             self, uow_factory, clock=clock or SystemClock(), poll_interval=poll_interval
         )
+        self.alert_relay = AlertRelay(
+            self, uow_factory, clock=clock or SystemClock(), metrics=metrics
+        )
+        register_reminders(self.notifier)
 
     async def setup_hook(self) -> None:
         """Load the cogs, start the outbox relay, and sync commands if the tree changed."""
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        self.add_dynamic_items(*DYNAMIC_ITEMS)  # alert buttons work on any old message
         if self.run_notifier:
             self.notifier.start()
         if self.auto_sync:
@@ -129,6 +150,7 @@ class OpsroomBot(commands.Bot):
     async def close(self) -> None:
         """Stop relaying first, so nothing is half-sent while the connection goes away."""
         await self.notifier.stop()
+        await self.alert_relay.stop()
         await super().close()
 
 
@@ -137,14 +159,47 @@ def create_bot(
     uow_factory: UnitOfWorkFactory,
     *,
     dev_guild_id: int | None = None,
+    public_url: str = DEFAULT_PUBLIC_URL,
+    metrics: Metrics | None = None,
     **options: Any,
 ) -> OpsroomBot:
     """The bot for `opsroom run`: start with `await bot.start(token)`, stop with `bot.close()`.
 
     Wire `bot.notifier.wake` as the unit of work's after-commit callback so changes reach
     Discord at once; without it the notifier still polls every `poll_interval` seconds.
+    `public_url` is the base of the webhook URLs `/opsroom webhook` shows; `metrics`, if
+    given, counts Discord messages, 429s, escalation pings and the relay's queue.
     """
-    return OpsroomBot(services, uow_factory, dev_guild_id=dev_guild_id, **options)
+    return OpsroomBot(
+        services,
+        uow_factory,
+        dev_guild_id=dev_guild_id,
+        public_url=public_url,
+        metrics=metrics,
+        **options,
+    )
+
+
+def discord_trace(metrics: Metrics) -> aiohttp.TraceConfig:
+    """Count, on the wire, every 429 Discord answers and every channel message made or edited
+    (discord.py retries 429s inside its HTTP client, where nothing else can see them)."""
+    trace = aiohttp.TraceConfig()
+
+    async def on_request_end(
+        session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestEndParams
+    ) -> None:
+        status = params.response.status
+        if status == 429:
+            metrics.discord_429()
+        elif (
+            status < 300
+            and params.method in ("POST", "PATCH")
+            and _MESSAGE_PATH.search(params.url.path)
+        ):
+            metrics.discord_message_sent()
+
+    trace.on_request_end.append(on_request_end)
+    return trace
 
 
 async def sync_commands(

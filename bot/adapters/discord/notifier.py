@@ -6,6 +6,11 @@ succeeded or its target is gone; transient failures are retried with backoff for
 as it takes, so nothing is lost. Posts carry a nonce made from the event id: with
 `enforce_nonce` (discord.py sends it with every nonce) Discord returns the first message
 instead of posting again when a crash came between posting and `mark_done`.
+
+A consumer that coalesces work across events (the alert relay: digests in a storm) registers
+`deferred`: its handler takes the event over and returns at once, and the event stays pending
+(and is not handed out again) until the consumer calls `complete()` — so the notifier never
+waits on its pacing, and a crash still leaves the event for the next start.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -34,6 +39,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[StoredEvent], Awaitable[None]]
 NONE = discord.AllowedMentions.none()
 BATCH = 100
+STOP_GRACE_SECONDS = 5.0
 TRANSIENT = (
     discord.RateLimited,
     discord.GatewayNotFound,
@@ -85,17 +91,35 @@ class DiscordNotifier:
         self.retry_max = retry_max
         self.max_attempts = max_attempts  # for unexpected errors (bugs) only
         self._handlers: dict[Topic, Handler] = {}
+        self._deferred: set[Topic] = set()
+        self._claimed: set[int] = set()  # deferred events handed out and not yet completed
         self._task: asyncio.Task[None] | None = None
         self._sleeper: asyncio.Future[None] | None = None
         self._dirty = True
         self._drain_lock = asyncio.Lock()
+        self._stopping = False  # stop() asked: finish the event in hand, take no new one
+        self._in_flight = False  # an event is between its handler and being marked done
         self.register(Topic.INCIDENT_CHANGED, self._incident_changed)
         self.register(Topic.ENTRY_ADDED, self._entry_added)
         self.register(Topic.ENTRY_CHANGED, self._entry_changed)
 
-    def register(self, topic: Topic, handler: Handler) -> None:
-        """Deliver `topic` with `handler` (replacing any earlier one)."""
+    def register(self, topic: Topic, handler: Handler, *, deferred: bool = False) -> None:
+        """Deliver `topic` with `handler` (replacing any earlier one); `deferred`: the handler
+        takes events over, and they stay pending until `complete()` is called with their ids."""
         self._handlers[topic] = handler
+        if deferred:
+            self._deferred.add(topic)
+        else:
+            self._deferred.discard(topic)
+
+    async def complete(self, event_ids: Collection[int]) -> None:
+        """Mark deferred events delivered (their consumer finished them)."""
+        if not event_ids:
+            return
+        async with self._uow_factory() as uow:
+            await uow.outbox.mark_done(list(event_ids), self._clock.now())
+            await uow.commit()
+        self._claimed.difference_update(event_ids)
 
     def wake(self) -> None:
         """Something was committed: drain now rather than at the next poll."""
@@ -108,18 +132,28 @@ class DiscordNotifier:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="opsroom-outbox")
 
-    async def stop(self) -> None:
-        """Stop relaying; what was not delivered stays pending for the next start."""
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop relaying; what was not delivered stays pending for the next start.
+
+        An event already handed to Discord is given `grace` seconds to be marked done:
+        cancelling between the post and `mark_done` would post it again after a restart,
+        and the nonce that prevents a duplicate only lives a few minutes at Discord.
+        """
         task, self._task = self._task, None
         if task is not None:
+            self._stopping = True
+            if self._in_flight:
+                await asyncio.wait({task}, timeout=grace)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            self._stopping = False
+        self._claimed.clear()  # their consumers stop too; the next start hands them out again
 
     async def _run(self) -> None:
         await self.bot.wait_until_ready()
         delay = self.retry_base
-        while True:
+        while not self._stopping:
             self._dirty = False
             try:
                 await self.drain()
@@ -146,28 +180,46 @@ class DiscordNotifier:
         async with self._drain_lock:
             while True:
                 async with self._uow_factory() as uow:
-                    events = await uow.outbox.pending(BATCH)
+                    # Claimed events are still pending; fetch past them.
+                    events = await uow.outbox.pending(BATCH + len(self._claimed))
+                events = [e for e in events if e.id not in self._claimed]
                 if not events:
                     return handled
                 for stored in events:
-                    await self._deliver(stored)
-                    async with self._uow_factory() as uow:
-                        await uow.outbox.mark_done([stored.id], self._clock.now())
-                        await uow.commit()
-                    handled += 1
+                    if self._stopping:
+                        return handled
+                    self._in_flight = True
+                    try:
+                        handled += await self._deliver_and_mark(stored)
+                    finally:
+                        self._in_flight = False
 
-    async def _deliver(self, stored: StoredEvent) -> None:
-        """Run the topic's handler until it succeeds, its target is gone, or it is a bug."""
+    async def _deliver_and_mark(self, stored: StoredEvent) -> int:
+        """Hand one event to its handler and mark it done (deferred ones: their consumer will)."""
+        deferred = stored.event.topic in self._deferred
+        if deferred:
+            self._claimed.add(stored.id)  # before the handler: it may finish at once
+        if await self._deliver(stored) and deferred:
+            return 1
+        self._claimed.discard(stored.id)
+        async with self._uow_factory() as uow:
+            await uow.outbox.mark_done([stored.id], self._clock.now())
+            await uow.commit()
+        return 1
+
+    async def _deliver(self, stored: StoredEvent) -> bool:
+        """Run the topic's handler until it succeeds (True), its target is gone, or it is a
+        bug (False: nothing more will come of the event)."""
         handler = self._handlers.get(stored.event.topic)
         if handler is None:
             log.debug("no handler for %s event %s; marking it done", stored.event.topic, stored.id)
-            return
+            return False
         delay, attempt = self.retry_base, 0
         while True:
             attempt += 1
             try:
                 await handler(stored)
-                return
+                return True
             except Exception as exc:
                 verdict = classify(exc)
                 what = (
@@ -175,17 +227,19 @@ class DiscordNotifier:
                 )
                 if verdict == "gone":
                     log.warning("%s skipped, its target is gone or forbidden: %s", what, exc)
-                    return
+                    return False
                 if verdict == "rejected":
                     log.error("%s skipped, Discord rejected it", what, exc_info=True)
-                    return
+                    return False
                 if verdict == "transient":
                     log.warning("%s failed (%s); retry %d in %.1f s", what, exc, attempt, delay)
                 elif attempt >= self.max_attempts:
                     log.error("%s gave up after %d tries", what, attempt, exc_info=True)
-                    return
+                    return False
                 else:
                     log.error("%s failed; retrying", what, exc_info=True)
+            if self._stopping:  # leave it pending for the next start rather than wait here
+                raise asyncio.CancelledError
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max)
 

@@ -30,7 +30,8 @@ from bot.adapters.metrics import Metrics
 from bot.core.alerts import AlertSignal
 from bot.core.errors import StorageUnavailableError
 from bot.core.ports import Clock, UnitOfWorkFactory
-from bot.core.services import Ingested, ingest_signals
+from bot.core.services import Ingested
+from bot.core.services.alerts import ingest_batch
 from bot.core.webhooks import Webhook
 
 log = logging.getLogger(__name__)
@@ -202,9 +203,9 @@ class IngestWriter:
     async def _commit(self, batch: list[_Pending]) -> list[list[Ingested]]:
         """One unit of work for the whole batch, one commit."""
         async with self._uow_factory() as uow:
-            results = [
-                await ingest_signals(uow, p.webhook, p.signals, self._clock.now()) for p in batch
-            ]
+            results = await ingest_batch(
+                uow, [(p.webhook, p.signals) for p in batch], self._clock.now()
+            )
             await uow.commit()
         return results
 

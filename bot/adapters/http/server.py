@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
@@ -14,8 +15,8 @@ from bot.adapters.http.ratelimit import TokenBucketLimiter
 from bot.adapters.http.webhooks import MAX_BODY, WebhookRoutes, add_webhook_routes
 from bot.adapters.metrics import Metrics, add_metrics_route
 from bot.core.clock import SystemClock
-from bot.core.ports import Clock, UnitOfWorkFactory
-from bot.core.services import Services
+from bot.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from bot.core.services import Services, WebhookService
 
 WRITER_KEY = web.AppKey("ingest_writer", IngestWriter)
 
@@ -32,28 +33,32 @@ def build_web_app(
     auth_cache_seconds: float = CACHE_SECONDS,
     writer: IngestWriter | None = None,
     accept_webhooks: bool = True,
+    read_uow_factory: UnitOfWorkFactory | None = None,
 ) -> web.Application:
     """`/healthz`, `/readyz`, `/hooks/…` and `/metrics`; the writer runs while the app does.
 
     `on_commit` is called after every webhook commit (e.g. to wake the Discord relay);
     `readiness_checks` gain an "ingest" check for the writer. Without `accept_webhooks`
     (a `--role bot` process, which no load balancer sends webhooks to) only health and
-    metrics are served.
+    metrics are served. Token lookups run in `read_uow_factory`'s units of work (by default
+    the read-only twins of `uow_factory`'s, see `reading_units`).
     """
     app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware(metrics)])
     if not accept_webhooks:
         add_health_routes(app, readiness_checks)
         add_metrics_route(app, metrics)
         return app
-    writer = writer or IngestWriter(
-        uow_factory, clock or SystemClock(), metrics=metrics, on_commit=on_commit
-    )
+    clock = clock or SystemClock()
+    writer = writer or IngestWriter(uow_factory, clock, metrics=metrics, on_commit=on_commit)
     app[WRITER_KEY] = writer
     add_health_routes(app, {**readiness_checks, "ingest": writer.problem})
     add_webhook_routes(
         app,
         WebhookRoutes(
-            authenticator=WebhookAuthenticator(services.webhooks, ttl=auth_cache_seconds),
+            authenticator=WebhookAuthenticator(
+                WebhookService(read_uow_factory or reading_units(uow_factory), clock),
+                ttl=auth_cache_seconds,
+            ),
             limiter=rate_limiter or TokenBucketLimiter(),
             writer=writer,
         ),
@@ -63,9 +68,42 @@ def build_web_app(
     return app
 
 
+def reading_units(uow_factory: UnitOfWorkFactory) -> UnitOfWorkFactory:
+    """Units of work for lookups: the read-only twin (`reading()`) of each unit of work
+    where the storage offers one (SqlUnitOfWork does: on SQLite it does not queue for the
+    write lock behind the webhook writer), else the unit of work itself."""
+
+    def factory() -> UnitOfWork:
+        uow = uow_factory()
+        reading = getattr(uow, "reading", None)
+        return reading() if callable(reading) else uow
+
+    return factory
+
+
 async def _run_writer(app: web.Application) -> AsyncIterator[None]:
     """Start the writer with the app; on shutdown write everything queued, then stop."""
     writer = app[WRITER_KEY]
     await writer.start()
+    _freeze_startup_objects()
     yield
     await writer.stop()
+
+
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """Once per process, when webhooks start being served: take everything built so far
+    (modules, settings, engine, services, caches) out of the cyclic garbage collector's
+    scans with `gc.freeze()`, after collecting what is already garbage.
+
+    Those objects live as long as the process anyway. Left in, every full collection during
+    an alert storm walks all of discord.py, SQLAlchemy and alembic's objects: stalls of tens
+    of milliseconds that were most of the webhook p99 (bench/RESULTS.md).
+    """
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()

@@ -9,6 +9,7 @@ from bot.core.services._base import IncidentRef
 from bot.core.services.alerts import AlertService, Ingested, ingest_signals
 from bot.core.services.guilds import GuildService, WebhookService
 from bot.core.services.incidents import IncidentService
+from bot.core.services.reminders import ReminderService, TimerService
 from bot.core.services.timeline import (
     ActionService,
     ChatMessage,
@@ -25,8 +26,10 @@ __all__ = [
     "IncidentService",
     "Ingested",
     "PostmortemService",
+    "ReminderService",
     "Services",
     "TimelineService",
+    "TimerService",
     "WebhookService",
     "ingest_signals",
 ]
@@ -43,6 +46,8 @@ class Services:
     postmortem: PostmortemService
     alerts: AlertService
     webhooks: WebhookService
+    reminders: ReminderService
+    timers: TimerService
 
     @classmethod
     def build(cls, uow_factory: UnitOfWorkFactory, clock: Clock) -> Services:
@@ -55,4 +60,6 @@ class Services:
             postmortem=PostmortemService(uow_factory, clock),
             alerts=AlertService(uow_factory, clock),
             webhooks=WebhookService(uow_factory, clock),
+            reminders=ReminderService(uow_factory, clock),
+            timers=TimerService(uow_factory, clock),
         )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +21,7 @@ from bot.core.errors import ConflictError, NotFoundError
 from bot.core.events import Event, Topic
 from bot.core.model import EntryKind, EntrySource, GuildConfig, Incident, Member
 from bot.core.permissions import ensure_can_change
-from bot.core.ports import UnitOfWork
+from bot.core.ports import EpisodeId, StreamId, UnitOfWork
 from bot.core.services._base import IncidentRef, Service, find_incident, incident_changed, record
 from bot.core.webhooks import Webhook
 
@@ -43,29 +44,206 @@ async def ingest_signals(
 
     Taking the unit of work lets the webhook path batch many requests into one commit.
     """
-    config = await uow.guilds.get(webhook.guild_id) or GuildConfig(webhook.guild_id)
-    results = []
-    for signal in signals:
+    [results] = await ingest_batch(uow, [(webhook, signals)], now)
+    return results
+
+
+async def ingest_batch(
+    uow: UnitOfWork,
+    requests: Sequence[tuple[Webhook, Sequence[AlertSignal]]],
+    now: datetime,
+) -> list[list[Ingested]]:
+    """Apply several requests' notifications, in order, inside an open unit of work.
+
+    The outcome is exactly that of `ingest_signals` on each request in turn; only the
+    storage calls are grouped: the alerts the batch names are read in one go, new alerts,
+    changes and relay events are written together, and only an alert whose stream is
+    followed onto an incident takes the one-at-a-time path (after what came before it).
+    """
+    batch = _Batch(uow, now)
+    await batch.load(requests)
+    results = [
+        [await batch.apply(webhook, signal) for signal in signals] for webhook, signals in requests
+    ]
+    await batch.flush()
+    return results
+
+
+_Order = tuple[int, int]  # (0, id) for stored alerts, (1, n) for the nth made in this batch
+
+
+class _Slot:
+    """One alert during a batch: `alert` is its latest copy, `copies` all those handed out."""
+
+    __slots__ = ("alert", "copies", "new", "order")
+
+    def __init__(self, alert: Alert, *, new: bool, order: _Order) -> None:
+        self.alert = alert
+        self.copies = [alert]
+        self.new = new  # not inserted yet
+        self.order = order  # ties on started_at go to the later alert, as in `find_open`
+
+
+class _Batch:
+    """The alerts one batch reads and writes, kept in memory between one read and one write.
+
+    Each notification sees what the ones before it did, as if each had gone to storage:
+    it works on a copy of an alert an earlier result already holds, finds alerts made
+    earlier in the batch, and "the stream's open alert" is the latest firing one.
+    """
+
+    def __init__(self, uow: UnitOfWork, now: datetime) -> None:
+        self.uow = uow
+        self.now = now
+        self.configs: dict[int, GuildConfig] = {}
+        self.episodes: dict[EpisodeId, _Slot] = {}
+        self.streams: dict[StreamId, list[_Slot]] = {}  # candidates for the open alert
+        self.batch_streams: set[StreamId] = set()
+        self.followed: set[StreamId] | None = None  # streams attached to an open incident
+        self.handed_out: set[int] = set()  # id() of alert objects already in a result
+        self.made = 0
+        self.to_insert: list[_Slot] = []
+        self.to_save: dict[int, _Slot] = {}
+        self.to_announce: list[_Slot] = []
+
+    async def load(self, requests: Sequence[tuple[Webhook, Sequence[AlertSignal]]]) -> None:
+        """Read every guild config, named episode and open alert the batch can touch."""
+        episodes: set[EpisodeId] = set()
+        open_streams: set[StreamId] = set()
+        for webhook, signals in requests:
+            guild_id = webhook.guild_id
+            if guild_id not in self.configs:
+                self.configs[guild_id] = await self.uow.guilds.get(guild_id) or GuildConfig(
+                    guild_id
+                )
+            for signal in signals:
+                stream = (guild_id, signal.source, signal.stream_key)
+                self.batch_streams.add(stream)
+                if signal.episode_key is not None:
+                    episodes.add((*stream, signal.episode_key))
+                else:
+                    open_streams.add(stream)
+        slots: dict[int, _Slot] = {}
+
+        def slot_of(alert: Alert) -> _Slot:
+            assert alert.id is not None
+            slot = slots.get(alert.id)
+            if slot is None:
+                slot = slots[alert.id] = _Slot(alert, new=False, order=(0, alert.id))
+                self.streams.setdefault(_stream(alert), []).append(slot)
+            return slot
+
+        if episodes:
+            for alert in await self.uow.alerts.find_episodes(episodes):
+                assert alert.episode_key is not None
+                self.episodes[(*_stream(alert), alert.episode_key)] = slot_of(alert)
+        if open_streams:
+            for alert in await self.uow.alerts.find_firing(open_streams):
+                slot_of(alert)
+
+    async def apply(self, webhook: Webhook, signal: AlertSignal) -> Ingested:
+        """One notification, as `ingest_signals` applies it."""
+        guild_id = webhook.guild_id
+        stream = (guild_id, signal.source, signal.stream_key)
         if signal.episode_key is not None:
-            existing = await uow.alerts.find_episode(
-                webhook.guild_id, signal.source, signal.stream_key, signal.episode_key
-            )
+            slot = self.episodes.get((*stream, signal.episode_key))
         else:
-            existing = await uow.alerts.find_open(
-                webhook.guild_id, signal.source, signal.stream_key
-            )
+            slot = self._open(stream)
         outcome, alert = apply_signal(
-            existing,
+            self._writable(slot) if slot is not None else None,
             signal,
-            guild_id=webhook.guild_id,
-            received_at=now,
-            config=config,
+            guild_id=guild_id,
+            received_at=self.now,
+            config=self.configs[guild_id],
             webhook_id=webhook.id,
         )
-        if alert is not None and outcome is not Outcome.IGNORED:
-            await _store(uow, alert, outcome, now)
-        results.append(Ingested(outcome, alert))
-    return results
+        if outcome is Outcome.NEW:
+            assert alert is not None
+            slot = self._made(alert, stream)
+            if stream in await self._followed():
+                await self._store_now(slot, outcome)
+            else:
+                self.to_insert.append(slot)
+                self.to_announce.append(slot)
+        elif alert is not None and outcome is not Outcome.IGNORED:
+            assert slot is not None
+            if outcome is Outcome.RESOLVED and alert.incident_id is not None:
+                await self._store_now(slot, outcome)
+            else:
+                if not slot.new:
+                    self.to_save[id(slot)] = slot
+                self.to_announce.append(slot)
+        if alert is not None:
+            self.handed_out.add(id(alert))
+        return Ingested(outcome, alert)
+
+    async def flush(self) -> None:
+        """Write what is pending: changed alerts, new alerts, then their relay events.
+
+        Changes go first: they can only close alerts (firing → resolved), and a stream's
+        new firing alert must not meet its resolved predecessor still firing in storage.
+        """
+        if self.to_save:
+            await self.uow.alerts.save_many([slot.alert for slot in self.to_save.values()])
+            self.to_save.clear()
+        if self.to_insert:
+            await self.uow.alerts.add_many([slot.alert for slot in self.to_insert])
+            for slot in self.to_insert:
+                alert_id = slot.alert.id
+                assert alert_id is not None
+                for copy_ in slot.copies:
+                    copy_.id = alert_id
+                slot.new, slot.order = False, (0, alert_id)
+            self.to_insert.clear()
+        if self.to_announce:
+            events = []
+            for slot in self.to_announce:
+                assert slot.alert.id is not None
+                events.append(Event(Topic.ALERT_CHANGED, slot.alert.guild_id, slot.alert.id))
+            await self.uow.outbox.add_many(events)
+            self.to_announce.clear()
+
+    async def _store_now(self, slot: _Slot, outcome: Outcome) -> None:
+        """An alert that reaches an incident: write what came before, then this one alone."""
+        await self.flush()
+        await _store(self.uow, slot.alert, outcome, self.now)
+        assert slot.alert.id is not None
+        slot.new, slot.order = False, (0, slot.alert.id)
+
+    async def _followed(self) -> set[StreamId]:
+        """The batch's streams an earlier alert attached to an open incident (read once: the
+        batch attaches alerts only to streams already in it, and changes no incident status)."""
+        if self.followed is None:
+            self.followed = await self.uow.alerts.streams_with_open_incident(self.batch_streams)
+        return self.followed
+
+    def _open(self, stream: StreamId) -> _Slot | None:
+        """The stream's latest firing alert, as `find_open` would read it now."""
+        firing = [slot for slot in self.streams.get(stream, ()) if slot.alert.is_open]
+        return max(firing, key=lambda s: (s.alert.started_at, s.order), default=None)
+
+    def _writable(self, slot: _Slot) -> Alert:
+        """The alert to change: a fresh copy when an earlier result holds the current one."""
+        alert = slot.alert
+        if id(alert) in self.handed_out:
+            alert = copy.copy(alert)
+            alert.details = dict(alert.details)
+            slot.alert = alert
+            slot.copies.append(alert)
+        return alert
+
+    def _made(self, alert: Alert, stream: StreamId) -> _Slot:
+        """Remember an alert opened in this batch, so later notifications find it."""
+        self.made += 1
+        slot = _Slot(alert, new=True, order=(1, self.made))
+        self.streams.setdefault(stream, []).append(slot)
+        if alert.episode_key is not None:
+            self.episodes[(*stream, alert.episode_key)] = slot
+        return slot
+
+
+def _stream(alert: Alert) -> StreamId:
+    return (alert.guild_id, alert.source, alert.stream_key)
 
 
 async def _store(uow: UnitOfWork, alert: Alert, outcome: Outcome, now: datetime) -> None:
@@ -192,6 +370,16 @@ class AlertService(Service):
                 done.append((alert, target))
             await uow.commit()
             return done
+
+    async def record_relay(
+        self, alert_ids: Collection[int], channel_id: int, message_id: int | None
+    ) -> None:
+        """Remember the #alerts message that shows these alerts (the relay's bookkeeping):
+        their next changes edit it, and they are never posted again. Without `message_id`:
+        they are being posted in that channel, the message is not known yet."""
+        async with self._uow_factory() as uow:
+            await uow.alerts.set_relay(alert_ids, channel_id, message_id)
+            await uow.commit()
 
     async def get(self, guild_id: int, alert_id: int) -> Alert:
         """Read one alert of the guild."""

@@ -6,6 +6,7 @@ from collections.abc import Collection
 
 from bot.core import lifecycle
 from bot.core.errors import NotFoundError
+from bot.core.events import Event, Topic
 from bot.core.model import (
     EntryKind,
     EntrySource,
@@ -17,6 +18,7 @@ from bot.core.model import (
     Status,
 )
 from bot.core.permissions import ensure_can_change
+from bot.core.services import reminders
 from bot.core.services._base import (
     IncidentRef,
     Service,
@@ -94,6 +96,8 @@ class IncidentService(Service):
                 if alert is None or alert.guild_id != guild_id:
                     raise NotFoundError("That alert no longer exists.")
                 await attach_alert(uow, incident, alert, now)
+                await uow.outbox.add(Event(Topic.ALERT_CHANGED, guild_id, alert_id))  # its card
+            await reminders.plan_update_nudge(uow, incident, config, now, now)
             await incident_changed(uow, incident)
             await uow.commit()
             return incident
@@ -132,6 +136,7 @@ class IncidentService(Service):
         """Raise or lower the severity, on the timeline."""
         async with self._editing(guild_id, actor, ref) as e:
             old = lifecycle.change_severity(e.incident, severity)
+            await reminders.plan_update_nudge(e.uow, e.incident, e.config, e.now, e.now)
             await e.record(
                 EntryKind.SEVERITY,
                 f"Severity {old.value} → {severity.value} ({severity.label})",
@@ -150,6 +155,7 @@ class IncidentService(Service):
         """Move the incident along (or back); every move is recorded."""
         async with self._editing(guild_id, actor, ref) as e:
             old = lifecycle.change_status(e.incident, status, e.now)
+            await reminders.status_changed(e.uow, e.incident, old, e.config, e.now)
             text = f"Status {old.value} → {status.value}"
             if note and note.strip():
                 text += f": {clean_text(note, 'The note')}"
@@ -174,6 +180,7 @@ class IncidentService(Service):
             lifecycle.ensure_not_closed(e.incident)
             text = clean_text(text, "The update")
             e.incident.latest_update, e.incident.latest_update_at = text, e.now
+            await reminders.plan_update_nudge(e.uow, e.incident, e.config, e.now, e.now)
             await e.record(EntryKind.UPDATE, text, actor.person)
         return e.incident
 

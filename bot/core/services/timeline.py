@@ -24,6 +24,7 @@ from bot.core.model import (
 )
 from bot.core.ports import UnitOfWork
 from bot.core.postmortem import PostmortemData, build_postmortem
+from bot.core.services import reminders
 from bot.core.services._base import IncidentRef, Service, clean_text, find_incident, record
 from bot.core.timeparse import parse_at
 
@@ -193,6 +194,7 @@ class ActionService(Service):
                 due=due_date,
             )
             await e.uow.actions.add(action)
+            await reminders.action_added(e.uow, e.incident, action, e.config, e.now)
             return action
 
     async def done(self, guild_id: int, actor: Member, ref: IncidentRef, seq: int) -> ActionItem:
@@ -209,6 +211,7 @@ class ActionService(Service):
                     actor.person,
                 )
                 await e.uow.actions.save(action)
+                await reminders.action_done(e.uow, action, e.now)
             return action
 
     async def list(self, guild_id: int, ref: IncidentRef) -> list[ActionItem]:

@@ -22,8 +22,8 @@ wait): ``slash``, ``autocomplete``, ``click``, ``message_command``, ``submit_mod
 Breaking things: ``double.gateway.send_reconnect()`` (op 7), ``.drop()`` (TCP abort),
 ``.freeze()`` (silence), ``.invalidate_session(resumable=...)``, ``.close(code)``,
 ``.refuse_next_resume``, ``.ack_heartbeats``; ``double.limiter.inject(route, status=429|5xx,
-count=N, retry_after=s, scope="user"|"global"|"shared", after_commit=bool)``,
-``double.limiter.set_route(route, limit, per)``.
+count=N, retry_after=s, scope="user"|"global"|"shared", after_commit=bool,
+params={"channel_id": …})``, ``double.limiter.set_route(route, limit, per)``.
 
 Asserting: ``double.requests`` / ``requests_to(route)`` (method, path, json, files, headers,
 times, status, response and its headers), ``double.unknown_routes`` (the fixture fails a test

@@ -53,7 +53,8 @@ class Fault:
     """Answer the next ``count`` requests on ``route`` (any route when None) with ``status``.
 
     With ``after_commit`` the request is carried out first and the error answered after,
-    like a Discord that created the message but lost the response.
+    like a Discord that created the message but lost the response. With ``params`` only
+    requests whose route parameters include these (e.g. ``{"channel_id": "12"}``) are hit.
     """
 
     route: str | None
@@ -63,6 +64,13 @@ class Fault:
     scope: str = "user"
     after_commit: bool = False
     used: int = 0
+    params: dict[str, str] | None = None
+
+    def hits(self, route: str, params: dict[str, str]) -> bool:
+        """Whether this fault answers a request on `route` with these parameters."""
+        if self.used >= self.count or self.route not in (None, route):
+            return False
+        return all(params.get(key) == value for key, value in (self.params or {}).items())
 
 
 @dataclass
@@ -123,8 +131,9 @@ class RateLimiter:
         retry_after: float = 0.1,
         scope: str = "user",
         after_commit: bool = False,
+        params: dict[str, str] | None = None,
     ) -> Fault:
-        fault = Fault(route, status, count, retry_after, scope, after_commit)
+        fault = Fault(route, status, count, retry_after, scope, after_commit, params=params)
         self.faults.append(fault)
         return fault
 
@@ -147,9 +156,9 @@ class RateLimiter:
             self.buckets[key] = Bucket(limit, per, digest)
         return self.buckets[key]
 
-    def _take_fault(self, route: str) -> Fault | None:
+    def _take_fault(self, route: str, params: dict[str, str]) -> Fault | None:
         for fault in self.faults:
-            if fault.used < fault.count and fault.route in (None, route):
+            if fault.hits(route, params):
                 fault.used += 1
                 return fault
         return None
@@ -189,7 +198,7 @@ class RateLimiter:
         now = time.monotonic()
         bucket = self.bucket(route, params)
         bucket.roll(now)
-        fault = self._take_fault(route)
+        fault = self._take_fault(route, params)
         if fault is not None and not fault.after_commit:
             headers = bucket.headers(now)
             if fault.status == 429:

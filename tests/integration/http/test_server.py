@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.adapters.http.server import WRITER_KEY, build_web_app
+from bot.adapters.db import SqlUnitOfWork
+from bot.adapters.http.server import WRITER_KEY, build_web_app, reading_units
 from bot.adapters.metrics import Metrics
 from bot.core.alerts import AlertSource, Outcome
 from bot.core.services import Ingested, Services
 from tests.integration.conftest import FakeClock
+from tests.integration.databases import Database
 from tests.integration.http.conftest import (
     Hooks,
     HooksFactory,
@@ -113,3 +115,37 @@ async def test_commit_listener_hears_of_stored_alerts(
         assert response.status == 202
     assert [i.outcome for i in heard] == [Outcome.NEW, Outcome.NEW]
     assert all(i.alert is not None and i.alert.id is not None for i in heard)
+
+
+async def test_token_lookups_use_read_only_units_of_work(
+    database: Database, clock: FakeClock
+) -> None:
+    """The app looks tokens up in read-only twins of the writer's units of work (they do not
+    queue behind the writer for SQLite's lock); a factory without twins is used as it is."""
+    entered: list[bool] = []
+
+    class Recording(SqlUnitOfWork):
+        async def __aenter__(self) -> Recording:
+            entered.append(self.read_only)
+            return await super().__aenter__()
+
+        def reading(self) -> Recording:
+            return Recording(database.sessions, clock=clock, read_only=True)
+
+    services = Services.build(lambda: SqlUnitOfWork(database.sessions, clock=clock), clock)
+    app = build_web_app(
+        services=services,
+        uow_factory=lambda: Recording(database.sessions, clock=clock),
+        metrics=Metrics(),
+        readiness_checks={},
+        clock=clock,
+    )
+    _, token = await services.webhooks.create(1, AlertSource.ALERTMANAGER, None, None)
+    async with TestClient(TestServer(app)) as client:
+        for _ in range(2):
+            response = await client.post(f"/hooks/alertmanager/{token}", data=fixture_bytes(FIRING))
+            assert response.status == 202
+    assert entered == [True, False, False]  # one read-only lookup (then cached), two batches
+
+    plain = object()
+    assert reading_units(lambda: plain)() is plain  # type: ignore[arg-type,return-value]

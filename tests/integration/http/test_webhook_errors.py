@@ -17,7 +17,13 @@ from bot.core.clock import SystemClock
 from bot.core.services import Services
 from bot.core.webhooks import hash_token
 from tests.integration.conftest import Database
-from tests.integration.http.conftest import Hooks, HooksFactory, fixture_bytes, fixture_json
+from tests.integration.http.conftest import (
+    Hooks,
+    HooksFactory,
+    UowFactory,
+    fixture_bytes,
+    fixture_json,
+)
 
 AM = AlertSource.ALERTMANAGER
 FIRING = "alertmanager/alertmanager-0.25-firing.json"
@@ -287,11 +293,16 @@ async def test_unreachable_database_is_503(make_hooks: HooksFactory) -> None:
         await engine.dispose()
 
 
-async def test_database_lost_after_authentication_is_503(make_hooks: HooksFactory) -> None:
+async def test_database_lost_after_authentication_is_503(
+    make_hooks: HooksFactory, uow_factory: UowFactory
+) -> None:
     """Tokens check out but the writer's database is unreachable: 503 and nothing pretends."""
     engine = create_engine("postgresql+asyncpg://opsroom:opsroom@127.0.0.1:1/opsroom")
     try:
-        hooks = await make_hooks(writer_uow_factory=lambda: SqlUnitOfWork(session_factory(engine)))
+        hooks = await make_hooks(
+            writer_uow_factory=lambda: SqlUnitOfWork(session_factory(engine)),
+            read_uow_factory=uow_factory,  # token lookups still reach the database
+        )
         _, token = await hooks.webhook(AM)
         response = await hooks.client.post(
             f"/hooks/alertmanager/{token}", data=fixture_bytes(FIRING), headers=JSON

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -33,6 +33,9 @@ class SqlMetaRepository(SqlRepository):
         await self._execute(statement)
 
 
+_INSERT = outbox.insert()
+
+
 class SqlOutboxRepository(SqlRepository):
     """Events recorded in the same transaction as the change, delivered after commit."""
 
@@ -50,6 +53,22 @@ class SqlOutboxRepository(SqlRepository):
                 created_at=self._clock.now(),
             )
         )
+
+    async def add_many(self, events: Sequence[Event]) -> None:
+        """Record events in this transaction, in order, in one driver call."""
+        if not events:
+            return
+        now = self._clock.now()
+        rows = [
+            {
+                "topic": event.topic.value,
+                "guild_id": event.guild_id,
+                "subject_id": event.subject_id,
+                "created_at": now,
+            }
+            for event in events
+        ]
+        await self._execute(_INSERT, rows)
 
     async def pending(self, limit: int = 100) -> list[StoredEvent]:
         """The oldest undelivered events, in recording order."""

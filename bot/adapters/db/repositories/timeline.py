@@ -212,6 +212,12 @@ class SqlActionRepository(SqlRepository):
         row = (await self._execute(query)).mappings().first()
         return action_from_row(row) if row else None
 
+    async def get_by_id(self, action_id: int) -> ActionItem | None:
+        """The action item with this id, in any incident."""
+        query = select(action_items).where(action_items.c.id == action_id)
+        row = (await self._execute(query)).mappings().first()
+        return action_from_row(row) if row else None
+
     async def list(self, incident_id: int) -> list[ActionItem]:
         """In seq order."""
         query = (

@@ -54,6 +54,8 @@ class UnsupportedMediaTypeError(Exception):
 
 def clean(text: str) -> str:
     """Text safe to store anywhere: no NUL or control characters, no lone surrogates."""
+    if text.isascii() and text.isprintable():  # the usual case: nothing to remove
+        return text
     text = _CONTROL.sub("", text)
     return text.encode("utf-8", "replace").decode("utf-8")
 
@@ -87,7 +89,7 @@ def web_link(*candidates: Any) -> str | None:
         if isinstance(candidate, str):
             url = clean(candidate).strip()
             web = url.lower().startswith(("http://", "https://"))
-            if web and len(url) <= MAX_LINK and not any(c.isspace() for c in url):
+            if web and len(url) <= MAX_LINK and len(url.split()) == 1:  # no whitespace
                 return url
     return None
 
@@ -182,13 +184,13 @@ def parse_time(value: Any, field: str) -> tuple[datetime, str]:
         raise PayloadError(f"{field} is not an RFC 3339 time: {cap(value, 64)!r}")
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     digits = (fraction or "").ljust(9, "0")
-    offset = timedelta(0)
+    zone_info = UTC
     if zone and zone not in "Zz":
         sign = -1 if zone[0] == "-" else 1
         hhmm = zone[1:].replace(":", "")
-        offset = sign * timedelta(hours=int(hhmm[:2]), minutes=int(hhmm[2:]))
+        zone_info = timezone(sign * timedelta(hours=int(hhmm[:2]), minutes=int(hhmm[2:])))
     try:
-        local = datetime(
+        moment = datetime(
             int(year),
             int(month),
             int(day),
@@ -196,12 +198,19 @@ def parse_time(value: Any, field: str) -> tuple[datetime, str]:
             int(minute),
             min(int(second), 59),
             int(digits[:6]),
-            tzinfo=timezone(offset),
+            tzinfo=zone_info,
         )
-        moment = local.astimezone(UTC)
+        if zone_info is not UTC:
+            moment = moment.astimezone(UTC)
     except (ValueError, OverflowError):
         raise PayloadError(f"{field} is not a valid time: {cap(value, 64)!r}") from None
-    whole = moment.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.year >= 1000:  # as strftime would write it, without its cost
+        whole = (
+            f"{moment.year}-{moment.month:02d}-{moment.day:02d}"
+            f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+        )
+    else:  # strftime's own (platform) way with years below 1000
+        whole = moment.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%S")
     nanos = digits.rstrip("0")
     return moment, f"{whole}.{nanos}Z" if nanos else f"{whole}Z"
 

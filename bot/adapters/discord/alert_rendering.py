@@ -1,0 +1,285 @@
+"""How alerts look in `#alerts`: the card, the storm digest, the escalation ping.
+
+Pure functions of core objects, within Discord's limits. Relayed text (titles, monitors,
+details) is shown as sent; it can never ping because every relay message goes out with
+allowed mentions none, except the escalation ping, which allows exactly its one role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+
+from bot.adapters.discord import limits
+from bot.adapters.discord.rendering import RESOLVED_COLOUR, mention, ts
+from bot.core.alerts import Alert, EscalationTarget
+from bot.core.model import Severity
+from bot.core.timeparse import format_duration
+
+FIRING_COLOUR = 0xE02B2B
+ACKNOWLEDGED_COLOUR = 0xF57C00
+DETAILS_LIMIT = 1500  # the card stays readable; the full payload is at the source's link
+DIGEST_LINE_LIMIT = 300
+CHOICE_LIMIT = 25
+_URL = re.compile(r"^https?://[^\s<>\"]+$")
+# What monitors call their levels, mapped to the severity a declare form starts with.
+_SEVERITY_WORDS = {
+    Severity.SEV1: {"critical", "crit", "disaster", "emergency", "fatal", "page", "p1", "sev1"},
+    Severity.SEV2: {"error", "high", "major", "p2", "sev2"},
+    Severity.SEV3: {"warning", "warn", "average", "medium", "minor", "p3", "sev3"},
+    Severity.SEV4: {"info", "information", "low", "notice", "p4", "p5", "sev4"},
+}
+
+
+def label(alert: Alert) -> str:
+    """`A12`, how the digest and the footer name an alert."""
+    return f"A{alert.id}"
+
+
+def one_line(text: str, limit: int) -> str:
+    """Relayed text on one line, cut to `limit`."""
+    return limits.truncate(" ".join(str(text).split()), limit)
+
+
+def state_mark(alert: Alert) -> str:
+    """🔴 firing, 👀 acknowledged, ✅ resolved."""
+    if not alert.is_open:
+        return "✅"
+    return "👀" if alert.acknowledged_at else "🔴"
+
+
+def state_word(alert: Alert) -> str:
+    """firing, acknowledged or resolved."""
+    if not alert.is_open:
+        return "resolved"
+    return "acknowledged" if alert.acknowledged_at else "firing"
+
+
+def colour(alert: Alert) -> int:
+    """Red while firing, orange once someone took it, green when resolved."""
+    if not alert.is_open:
+        return RESOLVED_COLOUR
+    return ACKNOWLEDGED_COLOUR if alert.acknowledged_at else FIRING_COLOUR
+
+
+def state_text(alert: Alert) -> str:
+    """The card's State field: who took it, or how long it lasted."""
+    if alert.duration is not None:
+        return f"✅ Resolved after {format_duration(alert.duration.total_seconds())}"
+    if alert.acknowledged_at is not None:
+        who = mention(alert.acknowledged_by) if alert.acknowledged_by else "its source"
+        return f"👀 Acknowledged by {who} {ts(alert.acknowledged_at, 'R')}"
+    return "🔴 Firing"
+
+
+def safe_url(link: str | None) -> str | None:
+    """The link if Discord accepts it as an embed URL (anything else is refused with a 400)."""
+    if link and len(link) <= 2000 and _URL.match(link):
+        return link
+    return None
+
+
+def jump_url(guild_id: int, channel_id: int, message_id: int) -> str:
+    """A link to a message, for the escalation ping."""
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+def card_content(alert: Alert) -> str:
+    """The one line above the card, which is also what a notification shows."""
+    text = f"{state_mark(alert)} **{state_word(alert)}** · {one_line(alert.monitor, 100)}: "
+    return text + one_line(alert.title, 300)
+
+
+def details_text(details: Mapping[str, str]) -> str | None:
+    """`**key**: value` lines, cut to a readable size."""
+    lines = [f"**{one_line(k, 100)}**: {one_line(v, 300)}" for k, v in details.items()]
+    return limits.truncate("\n".join(lines), DETAILS_LIMIT) or None
+
+
+def card(alert: Alert, incident_label: str | None = None) -> discord.Embed:
+    """The alert's embed: source, monitor, state, severity, details, since when, link."""
+    embed = discord.Embed(
+        title=one_line(alert.title, limits.EMBED_TITLE) or "(untitled alert)",
+        url=safe_url(alert.link),
+        description=details_text(alert.details),
+        colour=colour(alert),
+    )
+    embed.add_field(name="State", value=state_text(alert), inline=False)
+    embed.add_field(name="Monitor", value=one_line(alert.monitor, 200) or "—")
+    embed.add_field(name="Source", value=alert.source.value)
+    if alert.severity:
+        embed.add_field(name="Severity", value=one_line(alert.severity, 100))
+    embed.add_field(name="Since", value=f"{ts(alert.started_at)} ({ts(alert.started_at, 'R')})")
+    if alert.count > 1:
+        embed.add_field(
+            name="Seen", value=f"{alert.count} times, last {ts(alert.last_seen_at, 'R')}"
+        )
+    if incident_label:
+        embed.add_field(name="Incident", value=limits.truncate(incident_label, 200))
+    if alert.link and not embed.url:
+        embed.add_field(name="Link", value=one_line(alert.link, 500), inline=False)
+    embed.set_footer(text=f"Alert {label(alert)}")
+    embed.timestamp = alert.started_at
+    return limits.fit_embed(embed)
+
+
+def fingerprint(content: str, embed: discord.Embed, view: discord.ui.View, file: Any) -> str:
+    """What a message shows, as a short hash, to skip edits that would change nothing."""
+    shown = [content, embed.to_dict(), view.to_components(), file]
+    text = json.dumps(shown, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def suggested_severity(alert: Alert) -> Severity:
+    """The severity a declare form starts with, from the monitor's own level word."""
+    word = (alert.severity or "").strip().casefold()
+    for severity, words in _SEVERITY_WORDS.items():
+        if word in words:
+            return severity
+    return Severity.SEV2
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One message listing many alerts, with the full list as a file when it cannot hold it."""
+
+    content: str
+    embed: discord.Embed
+    file: tuple[str, bytes] | None
+    choices: list[tuple[str, str, str]]  # (label, value, description) for the pick menu
+
+
+def digest_line(alert: Alert) -> str:
+    """`🔴 firing · A12 **monitor** — title · since <t:…:R> · seen 3×`."""
+    monitor = discord.utils.escape_markdown(one_line(alert.monitor, 60))
+    title = discord.utils.escape_markdown(one_line(alert.title, 120))
+    seen = f" · seen {alert.count}×" if alert.count > 1 else ""
+    line = (
+        f"{state_mark(alert)} {state_word(alert)} · `{label(alert)}` **{monitor}** — {title}"
+        f" · since {ts(alert.started_at, 'R')}{seen}"
+    )
+    return limits.truncate(line, DIGEST_LINE_LIMIT)
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def digest_file(alerts: Sequence[Alert]) -> bytes:
+    """Every alert of a digest, one per line, nothing cut: the "+N more" list."""
+    lines = [f"Opsroom alert digest: {len(alerts)} alerts (times in UTC)", ""]
+    for alert in alerts:
+        parts = [
+            label(alert),
+            state_word(alert),
+            alert.severity or "-",
+            alert.source.value,
+            one_line(alert.monitor, 1000),
+            one_line(alert.title, 4000),
+            f"since {_utc(alert.started_at)}",
+            f"seen {alert.count}x",
+        ]
+        if alert.resolved_at:
+            parts.append(f"resolved {_utc(alert.resolved_at)}")
+        if alert.link:
+            parts.append(alert.link)
+        lines.append(" | ".join(parts))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _pick_order(alert: Alert) -> tuple[int, int]:
+    """Firing first, then acknowledged, then resolved: what still needs someone."""
+    rank = 0 if alert.is_open and not alert.acknowledged_at else 1 if alert.is_open else 2
+    return rank, alert.id or 0
+
+
+def digest(alerts: Sequence[Alert]) -> Digest:
+    """The storm digest: every alert on one line, "+N more" with a file if they do not fit."""
+    count = len(alerts)
+    lines = [digest_line(a) for a in alerts]
+    description = "\n".join(lines)
+    file = None
+    if len(description) > limits.EMBED_DESCRIPTION:
+        name = f"alerts-{label(alerts[0])}-{label(alerts[-1])}.txt"
+        room = limits.EMBED_DESCRIPTION - 120  # for the "+N more" line
+        shown: list[str] = []
+        for line in lines:
+            if sum(len(s) + 1 for s in shown) + len(line) > room:
+                break
+            shown.append(line)
+        more = count - len(shown)
+        shown.append(f"… **+{more} more**: all {count} are listed in the attached `{name}`.")
+        description = "\n".join(shown)
+        file = (name, digest_file(alerts))
+    firing = sum(1 for a in alerts if a.is_open and not a.acknowledged_at)
+    acked = sum(1 for a in alerts if a.is_open and a.acknowledged_at)
+    embed = discord.Embed(
+        title=f"Alert digest: {count} alerts",
+        description=description,
+        colour=FIRING_COLOUR if firing else ACKNOWLEDGED_COLOUR if acked else RESOLVED_COLOUR,
+    )
+    embed.set_footer(
+        text=f"{firing} firing · {acked} acknowledged · {count - firing - acked} resolved · "
+        "pick one below to act on it"
+    )
+    content = (
+        f"⚠️ **{count} alerts** arrived together: they are listed in one message "
+        "to stay within Discord's limits. None was dropped."
+    )
+    picks = sorted(alerts, key=_pick_order)[:CHOICE_LIMIT]
+    choices = [
+        (
+            limits.truncate(
+                f"{label(a)} · {one_line(a.monitor, 40)}: {one_line(a.title, 90)}", 100
+            ),
+            str(a.id),
+            limits.truncate(f"{state_word(a)} · {a.source.value}", 100),
+        )
+        for a in picks
+    ]
+    return Digest(content, limits.fit_embed(embed), file, choices)
+
+
+def ping_text(
+    alert: Alert,
+    target: EscalationTarget,
+    role_id: int | None,
+    *,
+    repeats: int,
+    now: datetime,
+    link: str | None,
+) -> str:
+    """The escalation ping: the role (if configured), the alert, how long, where."""
+    what = f"**{one_line(alert.title, 200)}** ({one_line(alert.monitor, 100)})"
+    age = format_duration(max((now - alert.started_at).total_seconds(), 0))
+    where = f" · [view the alert]({link})" if link else ""
+    if target is EscalationTarget.ONCALL:
+        head = f"🔔 <@&{role_id}>" if role_id else "🔔"
+        level = min(alert.escalation_level, repeats)
+        text = (
+            f"{head} {what} has been firing for {age} without acknowledgement "
+            f"(reminder {level} of {repeats}).{where}"
+        )
+        missing = (
+            "No on-call role is configured, so nobody was pinged: `/opsroom setup oncall_role`."
+        )
+    else:
+        head = f"🚨 <@&{role_id}>" if role_id else "🚨"
+        text = (
+            f"{head} {what} is still unacknowledged after {repeats} on-call reminders "
+            f"({age} firing): escalating.{where}"
+        )
+        missing = (
+            "No escalation role is configured, so nobody was pinged: "
+            "`/opsroom setup escalation_role`."
+        )
+    if role_id is None:
+        text += f"\n{missing}"
+    return limits.truncate(text, limits.CONTENT)

@@ -1,0 +1,270 @@
+"""The clock's door: APScheduler 3 (`AsyncIOScheduler`, in-memory job store) over stored timers.
+
+Nothing lives only in the scheduler. The database holds every reminder and every alert's
+next escalation; the scheduler is a cache of "when to look next", rebuilt from storage at
+start and re-planned after commits. Each job only runs an idempotent sweep of the core
+(`services.reminders.fire_due`, `services.alerts.escalate_due`), which handles whatever is
+due at that moment, so a job that runs twice, late, or for a timer that moved does no harm,
+and a reminder missed while the process was down fires once at start (its job is overdue:
+`misfire_grace_time=None`, `coalesce=True`).
+
+Keeping the plan current:
+- `wake()` is subscribed to the app's CommitSignal: a debounced task re-reads the soonest
+  due times and adds, moves or drops date jobs (one per timer, id = the timer's key);
+- a safety sweep every 15 s runs every sweep and re-plans, for what other processes
+  (`opsroom run --role web` ingesting alerts) committed without ringing this one's signal.
+
+The clock is injected: a job's run time is "real now + (due − clock.now())", so with the
+system clock it is the due time itself, and a test's hand-moved clock makes due timers run
+at once without real waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.core.errors import StorageUnavailableError
+from bot.core.ports import Clock
+from bot.core.reminders import Sweep, Timer
+from bot.core.services import Services
+
+log = logging.getLogger(__name__)
+
+SweepFunction = Callable[[], Awaitable[Any]]
+TimerSource = Callable[[], Awaitable[Sequence[Timer]]]
+
+SAFETY_JOB = "opsroom:safety-sweep"
+SAFETY_INTERVAL = 15.0
+DEBOUNCE = 1.0  # seconds between a commit and the re-plan (commits in between share one)
+TOLERANCE = 0.5  # seconds a planned job may differ from its timer before it is moved
+SHUTDOWN_GRACE = 10.0
+
+
+class OpsroomScheduler:
+    """Date jobs for stored timers, a periodic safety sweep, and re-planning after commits."""
+
+    def __init__(
+        self,
+        timers: TimerSource,
+        sweeps: Mapping[Sweep, SweepFunction],
+        *,
+        clock: Clock,
+        safety_interval: float = SAFETY_INTERVAL,
+        debounce: float = DEBOUNCE,
+    ) -> None:
+        self._timers = timers
+        self._sweeps = dict(sweeps)
+        self._clock = clock
+        self.safety_interval = safety_interval
+        self.debounce = debounce
+        self._scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )
+        self._running = False
+        self._dirty = False
+        self._replanner: asyncio.Task[None] | None = None
+        self._replan_lock = asyncio.Lock()
+        self._locks = {sweep: asyncio.Lock() for sweep in self._sweeps}
+        self._queued: set[Sweep] = set()
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self.sweeps_run = 0  # sweeps actually started (coalesced requests not counted)
+        # APScheduler logs every job run at INFO; every 15 s that is noise, not news.
+        quiet = logging.getLogger("apscheduler")
+        if quiet.level == logging.NOTSET:
+            quiet.setLevel(logging.WARNING)
+
+    @classmethod
+    def for_services(cls, services: Services, *, clock: Clock, **options: Any) -> OpsroomScheduler:
+        """The scheduler `opsroom run` uses: reminders and escalations of the core."""
+        return cls(
+            services.timers.pending,
+            {
+                Sweep.REMINDERS: services.reminders.fire_due,
+                Sweep.ESCALATIONS: services.alerts.escalate_due,
+            },
+            clock=clock,
+            **options,
+        )
+
+    @property
+    def running(self) -> bool:
+        """Started and not shut down."""
+        return self._running
+
+    async def start(self) -> None:
+        """Start the scheduler and rebuild its jobs from storage (overdue ones run at once)."""
+        self._scheduler.start()
+        self._scheduler.add_job(
+            self._safety_sweep,
+            IntervalTrigger(seconds=self.safety_interval, timezone=UTC),
+            id=SAFETY_JOB,
+            name="safety sweep",
+            replace_existing=True,
+        )
+        self._running = True
+        try:
+            count = await self.replan()
+        except Exception:
+            log.warning(
+                "could not read the timers at start; the safety sweep retries in %.0f s",
+                self.safety_interval,
+                exc_info=True,
+            )
+        else:
+            log.info("scheduler started with %d timer(s) from the database", count)
+
+    async def shutdown(self) -> None:
+        """Stop planning and running jobs; wait for sweeps in flight (they commit or roll back)."""
+        if not self._running:
+            return
+        self._running = False
+        self._scheduler.pause()  # no new job runs from here on
+        if self._replanner is not None:
+            self._replanner.cancel()
+        inflight = {t for t in self._inflight if not t.done()}
+        if self._replanner is not None:
+            inflight.add(self._replanner)
+        if inflight:
+            _, late = await asyncio.wait(inflight, timeout=SHUTDOWN_GRACE)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*inflight, return_exceptions=True)
+        self._scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the loop's next turn
+        log.info("scheduler stopped")
+
+    def wake(self) -> None:
+        """Something was committed: re-plan soon (CommitSignal listener; cheap, never blocks)."""
+        if not self._running:
+            return
+        self._dirty = True
+        if self._replanner is None or self._replanner.done():
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # a commit outside the loop: the safety sweep catches up
+                return
+            self._replanner = loop.create_task(self._replan_soon(), name="opsroom-replan")
+
+    async def _replan_soon(self) -> None:
+        while self._dirty and self._running:
+            await asyncio.sleep(self.debounce)
+            self._dirty = False
+            try:
+                await self.replan()
+            except Exception:
+                log.warning(
+                    "re-planning timers failed; the safety sweep retries in %.0f s",
+                    self.safety_interval,
+                    exc_info=True,
+                )
+
+    def run_time(self, due_at: datetime) -> datetime:
+        """When, in real time, to run a job for a timer due at `due_at` by the injected clock."""
+        return datetime.now(UTC) + (due_at - self._clock.now())
+
+    async def replan(self) -> int:
+        """Make the date jobs match the stored timers: add new, move changed, drop gone ones.
+
+        Returns how many timers are planned.
+        """
+        async with self._replan_lock:
+            timers = await self._timers()
+            wanted = {timer.key: (timer, self.run_time(timer.due_at)) for timer in timers}
+            for job in self._scheduler.get_jobs():
+                if job.id != SAFETY_JOB and job.id not in wanted:
+                    self._remove(job.id)
+            planned = self.planned()
+            for key, (timer, run_at) in wanted.items():
+                current = planned.get(key)
+                if current is not None and abs((current - run_at).total_seconds()) < TOLERANCE:
+                    continue
+                self._scheduler.add_job(
+                    self._job,
+                    DateTrigger(run_date=run_at, timezone=UTC),
+                    args=[timer.sweep.value],
+                    id=key,
+                    name=f"{timer.sweep.value} sweep for {key}",
+                    replace_existing=True,
+                )
+            return len(wanted)
+
+    def _remove(self, job_id: str) -> None:
+        with contextlib.suppress(JobLookupError):  # it ran (and was removed) meanwhile
+            self._scheduler.remove_job(job_id)
+
+    def planned(self) -> dict[str, datetime]:
+        """Timer key → the real time its job will run (the safety sweep not included)."""
+        return {
+            job.id: job.next_run_time
+            for job in self._scheduler.get_jobs()
+            if job.id != SAFETY_JOB and job.next_run_time is not None
+        }
+
+    async def _job(self, sweep: str) -> None:
+        """A date job: run the timer's sweep."""
+        await self.run_sweep(Sweep(sweep))
+
+    async def _safety_sweep(self) -> None:
+        """The periodic job."""
+        await self.tick()
+
+    async def tick(self) -> None:
+        """Run every sweep, then re-plan: the safety net for whatever no commit announced."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            for sweep in self._sweeps:
+                await self.run_sweep(sweep)
+            try:
+                await self.replan()
+            except Exception:
+                log.warning("re-planning timers failed", exc_info=True)
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+
+    async def run_sweep(self, sweep: Sweep) -> None:
+        """Run one sweep; requests made while one waits to start are served by that one.
+
+        Sweeps of a kind run one at a time. A request arriving while a sweep of its kind is
+        queued but not started returns at once: the queued sweep starts later, so it sees
+        everything due by then (many jobs due together cost one or two sweeps, not many).
+        """
+        if sweep in self._queued:
+            return
+        self._queued.add(sweep)
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            async with self._locks[sweep]:
+                self._queued.discard(sweep)
+                await self._sweep(sweep)
+        finally:
+            self._queued.discard(sweep)
+            if task is not None:
+                self._inflight.discard(task)
+
+    async def _sweep(self, sweep: Sweep) -> None:
+        self.sweeps_run += 1
+        try:
+            handled = await self._sweeps[sweep]()
+        except StorageUnavailableError as exc:
+            log.warning("%s sweep: %s; the next sweep retries", sweep.value, exc)
+        except Exception:
+            log.exception("%s sweep failed; the next sweep retries", sweep.value)
+        else:
+            if handled:
+                log.info("%s sweep handled %d due timer(s)", sweep.value, len(handled))
