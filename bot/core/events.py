@@ -15,6 +15,7 @@ class Topic(StrEnum):
     """What changed; `subject_id` names the stored object of that kind."""
 
     INCIDENT_CHANGED = "incident.changed"  # incident id: re-render its cards
+    INCIDENT_CLOSED = "incident.closed"  # incident id: post its postmortem draft (once per close)
     ENTRY_ADDED = "timeline.added"  # timeline entry id: post it to the operating-room thread
     ENTRY_CHANGED = "timeline.changed"  # timeline entry id: edited or deleted
     ALERT_CHANGED = "alert.changed"  # alert id: post or edit its #alerts message

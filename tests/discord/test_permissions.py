@@ -28,6 +28,7 @@ def mutating(world: World) -> dict[str, dict]:
         "timeline delete": {"id": 1},
         "action add": {"text": "something"},
         "action done": {"id": 1},
+        "postmortem add": {"section": "summary", "text": "my version"},
     }
 
 
@@ -46,12 +47,13 @@ MUTATING = [
     "timeline delete",
     "action add",
     "action done",
+    "postmortem add",
 ]
 
 
 async def test_every_mutating_command_is_covered(env):
     """MUTATING is every subcommand that is not a read, so a new one cannot be forgotten."""
-    reads = {"incident show", "incident list", "timeline show", "action list"}
+    reads = {"incident show", "incident list", "timeline show", "action list", "postmortem show"}
     names = {
         f"{group.name} {command.name}"
         for group in env.bot.tree.get_commands()

@@ -311,6 +311,37 @@ class OpsroomProcess:
             )
         return self
 
+    async def command(self, *args: str, within: float = 30.0) -> str:
+        """Run another `python -m bot …` command with this process's settings (same database,
+        same public URL); its stdout, failing with its stderr unless it exits 0."""
+        command = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            *args,
+            cwd=self.workdir,
+            env=self.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(command.communicate(), within)
+        finally:
+            if command.returncode is None:
+                command.kill()
+                await command.wait()
+        stderr = err.decode(errors="replace")
+        assert command.returncode == 0, f"opsroom {' '.join(args)} exited:\n{stderr}"
+        return out.decode()
+
+    async def create_webhook(self, guild_id: int, source: str, name: str | None = None) -> str:
+        """`opsroom webhook create`: the printed URL (on this process's server)."""
+        args = ["webhook", "create", "--guild", str(guild_id), "--source", source]
+        url = (await self.command(*args, *(["--name", name] if name else []))).strip()
+        assert url.startswith(f"{self.url}/hooks/{source}/"), url
+        return url
+
     @property
     def stderr(self) -> str:
         assert self.stderr_path is not None

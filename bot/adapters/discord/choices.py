@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from discord import app_commands
 
-from bot.core.model import ActionKind, IncidentRole, Severity, Status
+from bot.core.model import ActionKind, IncidentRole, PostmortemSection, Severity, Status
 
 SEVERITIES = [app_commands.Choice(name=f"{s.value} ({s.label})", value=s.value) for s in Severity]
 STATUSES = [app_commands.Choice(name=s.value, value=s.value) for s in Status]
@@ -14,3 +14,4 @@ SUPPORT_ROLES = [
     if r is not IncidentRole.COMMANDER
 ]
 ACTION_KINDS = [app_commands.Choice(name=k.value, value=k.value) for k in ActionKind]
+POSTMORTEM_SECTIONS = [app_commands.Choice(name=s.value, value=s.value) for s in PostmortemSection]

@@ -160,6 +160,9 @@ class IncidentService(Service):
             if note and note.strip():
                 text += f": {clean_text(note, 'The note')}"
             await e.record(EntryKind.STATUS, text, actor.person)
+            if status is Status.CLOSED:  # the draft goes out once per close (a reopen re-arms)
+                assert e.incident.id is not None
+                await e.uow.outbox.add(Event(Topic.INCIDENT_CLOSED, guild_id, e.incident.id))
         return e.incident
 
     async def resolve(
