@@ -12,7 +12,7 @@ from bot.adapters.http.errors import error_middleware
 from bot.adapters.http.health import ReadinessCheck, add_health_routes
 from bot.adapters.http.ingest import CommitListener, IngestWriter
 from bot.adapters.http.ratelimit import TokenBucketLimiter
-from bot.adapters.http.webhooks import MAX_BODY, WebhookRoutes, add_webhook_routes
+from bot.adapters.http.webhooks import MAX_BODY, ROUTES_KEY, WebhookRoutes, add_webhook_routes
 from bot.adapters.metrics import Metrics, add_metrics_route
 from bot.core.clock import SystemClock
 from bot.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -88,6 +88,7 @@ async def _run_writer(app: web.Application) -> AsyncIterator[None]:
     _freeze_startup_objects()
     yield
     await writer.stop()
+    await app[ROUTES_KEY].authenticator.close()
 
 
 _frozen = False

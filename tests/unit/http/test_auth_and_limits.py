@@ -1,15 +1,22 @@
-"""Bearer parsing, Grafana's HMAC signature, the per-webhook token bucket, the metrics object."""
+"""Bearer parsing, Grafana's HMAC signature, the token cache, the per-webhook token bucket,
+the metrics object."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from bot.adapters.http.auth import bearer_token, signature_valid
+from bot.adapters.http.auth import WebhookAuthenticator, bearer_token, signature_valid
 from bot.adapters.http.ratelimit import BURST, RATE_PER_SECOND, TokenBucketLimiter, retry_after
 from bot.adapters.metrics import Metrics
+from bot.core.alerts import AlertSource
+from bot.core.errors import NotFoundError, StorageUnavailableError
+from bot.core.webhooks import Webhook, hash_token
 
 
 @pytest.mark.parametrize(
@@ -101,3 +108,117 @@ def test_metrics_expose_every_family() -> None:
         "opsroom_ingest_queue_depth 0.0",
     ):
         assert line in text, line
+
+
+class Tokens:
+    """A stand-in for WebhookService.authenticate: counts lookups, can be held or broken."""
+
+    def __init__(self) -> None:
+        self.known = {"good": webhook(1)}
+        self.calls = 0
+        self.running = 0
+        self.most_at_once = 0
+        self.gate: asyncio.Event | None = None
+        self.error: Exception | None = None
+
+    async def authenticate(self, token: str, source: AlertSource | None = None) -> Webhook:
+        self.calls += 1
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+            await asyncio.sleep(0)
+            if self.error is not None:
+                raise self.error
+            if token not in self.known:
+                raise NotFoundError("Unknown webhook token.")
+            return self.known[token]
+        finally:
+            self.running -= 1
+
+
+def webhook(webhook_id: int) -> Webhook:
+    made = datetime(2026, 3, 1, tzinfo=UTC)
+    return Webhook(1, AM, "am", hash_token(str(webhook_id)), made, id=webhook_id)
+
+
+AM = AlertSource.ALERTMANAGER
+
+
+def authenticator(tokens: Tokens, now: list[float], **options: Any) -> WebhookAuthenticator:
+    return WebhookAuthenticator(tokens, monotonic=lambda: now[0], **options)  # type: ignore[arg-type]
+
+
+async def test_answers_are_cached_and_concurrent_lookups_shared() -> None:
+    """Ten simultaneous requests with one token: one lookup; within the TTL, none."""
+    tokens, now = Tokens(), [100.0]
+    auth = authenticator(tokens, now, ttl=5)
+    found = await asyncio.gather(*(auth.authenticate("good", AM) for _ in range(10)))
+    assert {w.id for w in found} == {1} and tokens.calls == 1
+    now[0] += 3.9
+    await auth.authenticate("good", AM)
+    assert tokens.calls == 1
+
+
+async def test_misses_are_cached_and_expiry_notices_a_revoked_token() -> None:
+    """An unknown token is a cached miss; after the TTL a revoked token is refused."""
+    tokens, now = Tokens(), [100.0]
+    auth = authenticator(tokens, now, ttl=5)
+    for _ in range(3):
+        with pytest.raises(NotFoundError):
+            await auth.authenticate("bad", AM)
+    assert tokens.calls == 1
+    await auth.authenticate("good", AM)
+    del tokens.known["good"]  # revoked
+    now[0] += 5.0
+    with pytest.raises(NotFoundError):
+        await auth.authenticate("good", AM)
+
+
+async def test_an_answer_about_to_expire_is_used_and_refreshed_in_the_background() -> None:
+    """In its last second the cached answer is given at once (even while the database is
+    slow) and looked up again once in the background; the new answer then counts."""
+    tokens, now = Tokens(), [100.0]
+    auth = authenticator(tokens, now, ttl=5, refresh_ahead=1)
+    await auth.authenticate("good", AM)
+    now[0] += 4.5
+    tokens.gate = asyncio.Event()  # the refresh hangs until released
+    for _ in range(5):
+        assert (await auth.authenticate("good", AM)).id == 1
+    await asyncio.sleep(0)
+    assert tokens.calls == 2  # one refresh, shared
+    del tokens.known["good"]
+    tokens.gate.set()
+    await asyncio.sleep(0.01)
+    now[0] += 0.1
+    with pytest.raises(NotFoundError):  # the refreshed answer: revoked
+        await auth.authenticate("good", AM)
+
+
+async def test_a_failed_refresh_keeps_the_answer_until_it_expires() -> None:
+    """Storage trouble during a background refresh is not cached and not raised; once the
+    answer has expired, the request's own lookup reports it."""
+    tokens, now = Tokens(), [100.0]
+    auth = authenticator(tokens, now, ttl=5, refresh_ahead=1)
+    await auth.authenticate("good", AM)
+    tokens.error = StorageUnavailableError("database down")
+    now[0] += 4.5
+    assert (await auth.authenticate("good", AM)).id == 1
+    await asyncio.sleep(0.01)
+    assert (await auth.authenticate("good", AM)).id == 1
+    now[0] += 1.0
+    with pytest.raises(StorageUnavailableError):
+        await auth.authenticate("good", AM)
+
+
+async def test_lookups_run_at_most_a_few_at_a_time() -> None:
+    """Thirty-two new tokens at once: every one is answered, never more than four lookups
+    running together."""
+    tokens, now = Tokens(), [100.0]
+    tokens.known = {str(n): webhook(n) for n in range(32)}
+    auth = authenticator(tokens, now, ttl=5, max_lookups=4)
+    found = await asyncio.gather(*(auth.authenticate(str(n), AM) for n in range(32)))
+    assert sorted(w.id for w in found) == list(range(32))
+    assert tokens.calls == 32 and tokens.most_at_once == 4
+    await auth.close()
