@@ -115,11 +115,12 @@ class OpsroomScheduler:
         self._running = True
         try:
             count = await self.replan()
-        except Exception:
+        except Exception as exc:
             log.warning(
-                "could not read the timers at start; the safety sweep retries in %.0f s",
+                "could not read the timers at start (%s); the safety sweep retries in %.0f s",
+                exc,
                 self.safety_interval,
-                exc_info=True,
+                exc_info=_trace(exc),
             )
         else:
             log.info("scheduler started with %d timer(s) from the database", count)
@@ -162,11 +163,12 @@ class OpsroomScheduler:
             self._dirty = False
             try:
                 await self.replan()
-            except Exception:
+            except Exception as exc:
                 log.warning(
-                    "re-planning timers failed; the safety sweep retries in %.0f s",
+                    "re-planning timers failed (%s); the safety sweep retries in %.0f s",
+                    exc,
                     self.safety_interval,
-                    exc_info=True,
+                    exc_info=_trace(exc),
                 )
 
     def run_time(self, due_at: datetime) -> datetime:
@@ -229,8 +231,8 @@ class OpsroomScheduler:
                 await self.run_sweep(sweep)
             try:
                 await self.replan()
-            except Exception:
-                log.warning("re-planning timers failed", exc_info=True)
+            except Exception as exc:
+                log.warning("re-planning timers failed (%s)", exc, exc_info=_trace(exc))
         finally:
             if task is not None:
                 self._inflight.discard(task)
@@ -268,3 +270,8 @@ class OpsroomScheduler:
         else:
             if handled:
                 log.info("%s sweep handled %d due timer(s)", sweep.value, len(handled))
+
+
+def _trace(exc: BaseException) -> BaseException | bool:
+    """The traceback to log: none for a database outage (its message says it all)."""
+    return False if isinstance(exc, StorageUnavailableError) else exc

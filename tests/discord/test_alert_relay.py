@@ -247,6 +247,43 @@ async def test_pending_alerts_are_posted_once_after_a_restart(ready: World, make
     assert await pending(ready) == []
 
 
+async def test_a_post_whose_answer_was_lost_is_sent_again_as_it_was(
+    ready: World, make_bot, monkeypatch
+):
+    """A card made but never answered is sent again first (same nonce), never put in a digest."""
+    relay = ready.env.bot.alert_relay
+    relay.retry_base = 30.0  # parked: the restart comes first
+    channel_of = relay.channel
+
+    class AnswerLost:
+        """Discord stores the post; the bot never hears back."""
+
+        def __init__(self, channel):
+            self.channel = channel
+
+        async def send(self, *args, **kwargs):
+            await self.channel.send(*args, **kwargs)
+            raise TimeoutError("the answer was lost")
+
+    monkeypatch.setattr(
+        relay, "channel", lambda guild, channel: AnswerLost(channel_of(guild, channel))
+    )
+    (first,) = await ingest(ready, signal("s0"))
+    assert len(posts(ready)) == 1
+    await ingest(ready, *(signal(f"s{n}") for n in range(1, 8)))
+    await ready.env.restart_bot(make_bot())
+    await ready.env.settle()
+    nonces = [r.json["nonce"] for r in creates(ready, alerts_channel(ready))]
+    assert nonces[:2] == [f"al{first.alert.id}"] * 2 and len(nonces) == 3, nonces
+    assert nonces[2].startswith("dg")
+    digest = posts(ready)[-1]
+    assert f"`A{first.alert.id}`" not in digest.embeds[0].description
+    assert digest.embeds[0].description.count("`A") == 7
+    stored = await ready.env.bot.services.alerts.get(ready.guild.id, first.alert.id)
+    assert stored.relay_message_id == posts(ready)[1].id  # Discord would answer the first
+    assert await pending(ready) == []
+
+
 async def test_alerts_before_setup_are_stored_but_not_stuck(world: World, caplog):
     """No #alerts yet: the alert is kept in the database and the outbox does not clog."""
     with caplog.at_level(logging.WARNING):

@@ -42,6 +42,7 @@ from tests.e2e.storm import (
     post_groups,
     resolved,
     shown_counts,
+    states,
     stored_alerts,
     webhook_server,
 )
@@ -276,8 +277,7 @@ async def fingerprints_stored(path: Path, guild_id: int) -> Counter[str]:
 async def test_kill_9_mid_storm_then_restart_stores_and_shows_every_202_once(
     discord_double: DiscordDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """kill -9 right after Discord stored a card, webhooks still arriving: every 202 stored
-    once; after the restart (and the senders' retries) every alert shown exactly once."""
+    """kill -9 as Discord stores a card mid-storm: each 202 stored once, each alert shown once."""
     double = discord_double
     crew = Crew.join(double)
     path = tmp_path / "opsroom.db"
@@ -322,6 +322,21 @@ async def test_kill_9_mid_storm_then_restart_stores_and_shows_every_202_once(
         assert all(n == 1 for n in stored.values()), stored
         for payload in accepted:  # a 202 means committed
             assert {a["fingerprint"] for a in payload["alerts"]} <= set(stored)
+        # While the bot is down, the killed card's alert resolves (another receiver stores
+        # it): Discord still holds that card as firing, and must end up showing it resolved.
+        assert kill.fired is not None and kill.fired.json["nonce"].startswith("al")
+        killed = "A" + kill.fired.json["nonce"].removeprefix("al")
+        database = await OpsroomDatabase(path).open()
+        try:
+            assert database.services is not None
+            killed_fingerprint = (await stored_alerts(database.uow_factory, double.guild.id))[
+                killed
+            ]
+            (single,) = [p for p in payloads if p["alerts"][0]["fingerprint"] == killed_fingerprint]
+            async with webhook_server(database.services, database.uow_factory) as receiver:
+                assert await post_groups([(receiver, resolved(single))], token) == [202]
+        finally:
+            await database.close()
 
         await process.start()
         await process.wait_ready()
@@ -341,7 +356,9 @@ async def test_kill_9_mid_storm_then_restart_stores_and_shows_every_202_once(
         finally:
             await database.close()
         assert_each_shown_once(double, labels)
-        assert kill.fired is not None
+        await double.wait_until(
+            lambda: "resolved" in states(double)[killed].casefold(), 10.0, "the card resolved"
+        )
         nonce = kill.fired.json["nonce"]
         resent = [r for r in double.requests_to(MESSAGE_ROUTE) if r.json.get("nonce") == nonce]
         assert len(resent) == 2 and resent[1].response["id"] == resent[0].response["id"]
@@ -385,8 +402,7 @@ async def send_until_refused(
 async def test_database_outage_answers_503_and_a_clear_reply_and_recovers_alone(
     discord_double: DiscordDouble, tmp_path: Path
 ) -> None:
-    """PostgreSQL cut off: webhooks 503, commands the one-line storage reply, /readyz names
-    the database; restored: 202, commands work, pending events delivered — no restart."""
+    """Database cut off: 503, storage replies, /readyz names it; restored: all recovers alone."""
     url = postgres_url_or_skip()
     double = discord_double
     crew = Crew.join(double)
@@ -424,6 +440,10 @@ async def test_database_outage_answers_503_and_a_clear_reply_and_recovers_alone(
         for command, options in (("timeline add", {"text": "during"}), ("incident show", {})):
             record = await crew.run(crew.carol, working, command, **options)
             assert record.ephemeral and reply_text(record) == STORAGE_ERROR, reply_text(record)
+        (card,) = bot_posts(double, "alerts")
+        ack = next(c for c in card.custom_ids() if c.startswith("opsroom:alert:ack:"))
+        record = await double.click(card, crew.carol, ack)
+        assert record.ephemeral and reply_text(record) == STORAGE_ERROR, reply_text(record)
         assert "connection refused" in body["failing"]["database"]
 
         await proxy.restore()

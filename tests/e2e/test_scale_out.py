@@ -61,8 +61,7 @@ async def wait_empty_outbox(database: OpsroomDatabase, within: float = 20.0) -> 
 async def test_two_web_processes_and_one_bot_relay_every_alert_exactly_once(
     discord_double: DiscordDouble, tmp_path: Path
 ) -> None:
-    """HA Alertmanager pair posting the same groups to both web processes, others to one:
-    each alert stored once, relayed once by the one bot process, resolutions too."""
+    """2 web + 1 bot, an HA pair posting to both, others to one: every alert relayed once."""
     url = postgres_url_or_skip()
     await reset_public_schema(url)  # empty: the three processes migrate it together
     double = discord_double
@@ -161,8 +160,7 @@ async def post_one(url: str, token: str, payload: dict) -> tuple[int, dict]:
 
 
 async def test_two_web_writers_racing_for_one_alert_store_it_once() -> None:
-    """Two writers (as two web processes) store the same alert at the same moment: the unique
-    constraint refuses the second, which answers 503 (or 202 "repeat"); stored once."""
+    """Two web writers store one alert at once: the loser answers 503 or "repeat"; stored once."""
     url = postgres_url_or_skip()
     database = await (await OpsroomDatabase(url).open()).empty()
     first = await OpsroomDatabase(url).open()  # each web process has its own engine and pool

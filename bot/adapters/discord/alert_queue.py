@@ -205,6 +205,7 @@ class GuildQueue:
         if unsure:
             new = unsure
             available = 1 if len(unsure) == 1 else 0
+        posted: list[int] = []
         if len(new) <= available:
             for alert in new:
                 assert alert.id is not None
@@ -220,12 +221,15 @@ class GuildQueue:
                         allowed_mentions=NONE,
                     )
                     await self._record([alert.id], channel_id, message.id)
-                    shown = alert_rendering.fingerprint(content, embed, view, None)
-                    self.relay.remember(message.id, shown)
+                    if not unsure:  # else Discord may have answered with the first message
+                        shown = alert_rendering.fingerprint(content, embed, view, None)
+                        self.relay.remember(message.id, shown)
+                    posted.append(alert.id)
                     return True
 
                 done = {alert.id: changed[alert.id]}
                 await self._act(budget, self.changed, done, post, f"alert A{alert.id}")
+            self._check_again(posted if unsure else [])
             return 0.0
         ids = sorted(a.id for a in new if a.id is not None)  # sorted: the nonce is the set's
 
@@ -245,14 +249,23 @@ class GuildQueue:
             )
             await self._record(ids, channel_id, message.id)
             file_id = hashlib.sha256(parts.file[1]).hexdigest() if parts.file else None
-            self.relay.remember(
-                message.id, alert_rendering.fingerprint(parts.content, parts.embed, view, file_id)
-            )
+            if not unsure:  # else Discord may have answered with the first message
+                shown = alert_rendering.fingerprint(parts.content, parts.embed, view, file_id)
+                self.relay.remember(message.id, shown)
+            posted.extend(ids)
             return True
 
         done = {alert_id: changed[alert_id] for alert_id in ids}
         await self._act(budget, self.changed, done, post_digest, f"digest of {len(ids)} alerts")
+        self._check_again(posted if unsure else [])
         return 0.0
+
+    def _check_again(self, alert_ids: list[int]) -> None:
+        """After a post sent again, Discord may have answered with the message it made the
+        first time, showing these alerts as they were then (before a resolve that came
+        meanwhile, say): queue one edit of it, with no event, to show them as they are now."""
+        for alert_id in alert_ids:
+            self.changed.setdefault(alert_id, [])
 
     async def _ping(
         self, config: GuildConfig | None, alert_id: int, alert: Alert | None, events: list[int]

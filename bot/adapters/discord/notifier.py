@@ -158,8 +158,11 @@ class DiscordNotifier:
             try:
                 await self.drain()
                 delay = self.retry_base
-            except Exception:
-                log.exception("reading the outbox failed; retrying in %.0f s", delay)
+            except Exception as exc:
+                if isinstance(exc, StorageUnavailableError):  # an outage: one line, not a trace
+                    log.warning("reading the outbox failed (%s); retrying in %.0f s", exc, delay)
+                else:
+                    log.exception("reading the outbox failed; retrying in %.0f s", delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_max)
                 continue
