@@ -308,7 +308,9 @@ class GuildQueue:
 
         async def ping() -> bool:
             channel = self.relay.channel(self.guild_id, channel_id)
-            await channel.send(text, nonce=f"es{events[-1]}", allowed_mentions=mentions)
+            # The oldest event names the nonce: it stays the same when more escalations of
+            # this alert queue up behind a post whose answer was lost.
+            await channel.send(text, nonce=f"es{events[0]}", allowed_mentions=mentions)
             if self.relay.metrics is not None:
                 self.relay.metrics.escalation(target.value)
             return True

@@ -68,15 +68,17 @@ def error_middleware(metrics: Metrics | None = None) -> Middleware:
                 raise
             response = _from_http_exception(exc)
         except StorageUnavailableError as exc:
-            log.warning("%s %s: storage unavailable: %s", request.method, request.path, exc)
+            log.warning("%s %s: storage unavailable: %s", request.method, _loggable(request), exc)
             response = json_error(503, UNAVAILABLE)
         except ConflictError as exc:  # a concurrent writer won a race; the retry will agree
-            log.info("%s %s: conflict, asking to retry: %s", request.method, request.path, exc)
+            log.info(
+                "%s %s: conflict, asking to retry: %s", request.method, _loggable(request), exc
+            )
             response = json_error(503, UNAVAILABLE)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("unexpected error answering %s %s", request.method, request.path)
+            log.exception("unexpected error answering %s %s", request.method, _loggable(request))
             response = json_error(503, UNAVAILABLE)
         if metrics is not None and request.path.startswith("/hooks/"):
             source = request.match_info.get("source")
@@ -84,3 +86,9 @@ def error_middleware(metrics: Metrics | None = None) -> Middleware:
         return response
 
     return middleware
+
+
+def _loggable(request: web.Request) -> str:
+    """The request's path with its webhook token masked: logs must not hold secrets."""
+    token = request.match_info.get("token")
+    return request.path.replace(token, "…") if token else request.path

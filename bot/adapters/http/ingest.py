@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from bot.adapters.metrics import Metrics
 from bot.core.alerts import AlertSignal
-from bot.core.errors import StorageUnavailableError
+from bot.core.errors import ConflictError, StorageUnavailableError
 from bot.core.ports import Clock, UnitOfWorkFactory
 from bot.core.services import Ingested
 from bot.core.services.alerts import ingest_batch
@@ -183,9 +183,11 @@ class IngestWriter:
             for pending in batch:
                 _fail(pending.future, exc)
             return
-        except Exception:
+        except Exception as exc:
             if len(batch) == 1:
-                raise
+                _log_failure(exc)
+                _fail(batch[0].future, exc)
+                return
             log.warning(
                 "webhook batch of %d failed; retrying one by one", len(batch), exc_info=True
             )
@@ -250,7 +252,9 @@ def _fail(future: asyncio.Future[list[Ingested]], exc: BaseException) -> None:
 
 def _log_failure(exc: Exception) -> None:
     """Storage trouble is expected and logged briefly; anything else with its traceback."""
-    if isinstance(exc, StorageUnavailableError):
+    if isinstance(exc, StorageUnavailableError | ConflictError):
+        # An outage, or another web process stored the same alert first: the sender's retry
+        # (it gets a 503) will agree. Expected, so one line, no traceback.
         log.warning("webhook request not stored: %s", exc)
     else:
         log.error("webhook request could not be stored", exc_info=exc)

@@ -294,9 +294,10 @@ async def test_unreachable_database_is_503(make_hooks: HooksFactory) -> None:
 
 
 async def test_database_lost_after_authentication_is_503(
-    make_hooks: HooksFactory, uow_factory: UowFactory
+    make_hooks: HooksFactory, uow_factory: UowFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Tokens check out but the writer's database is unreachable: 503 and nothing pretends."""
+    """Tokens check out but the writer's database is unreachable: 503, nothing pretends, and
+    the logged path does not carry the token."""
     engine = create_engine("postgresql+asyncpg://opsroom:opsroom@127.0.0.1:1/opsroom")
     try:
         hooks = await make_hooks(
@@ -309,6 +310,7 @@ async def test_database_lost_after_authentication_is_503(
         )
         assert response.status == 503
         assert await hooks.alerts() == []
+        assert "/hooks/alertmanager/…" in caplog.text and token not in caplog.text
     finally:
         await engine.dispose()
 

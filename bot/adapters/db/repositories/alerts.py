@@ -337,7 +337,9 @@ class SqlAlertRepository(SqlRepository):
         )
         return [alert_from_row(row) for row in (await self._execute(query)).mappings()]
 
-    async def set_relay(self, alert_ids: Collection[int], channel_id: int, message_id: int) -> None:
+    async def set_relay(
+        self, alert_ids: Collection[int], channel_id: int, message_id: int | None
+    ) -> None:
         """Record the message showing these alerts, writing those two columns only."""
         if not alert_ids:
             return
