@@ -10,6 +10,7 @@ from bot.core.events import Event, Topic
 from bot.core.model import (
     EntryKind,
     EntrySource,
+    GuildConfig,
     Incident,
     IncidentRole,
     Member,
@@ -50,7 +51,7 @@ class IncidentService(Service):
         async with self._uow_factory() as uow:
             config = await uow.guilds.get(guild_id)
             ensure_can_change(actor, config)
-            config = config or await self._config(uow, guild_id)
+            config = config or GuildConfig(guild_id)  # not set up yet: the defaults
             now = self._clock.now()
             started_at = parse_at(started, now=now, tz=config.tz) if started else None
             incident = lifecycle.new_incident(
