@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures"
+FIXTURES = REPO / "tests" / "fixtures"
 DEFAULT_PG_URL = "postgresql+asyncpg://opsroom:opsroom@127.0.0.1:5432/opsroom_bench"
 GUILD = 1_180_000_000_000_000_001
 

@@ -5,7 +5,7 @@
 
 Every server runs in a process of its own on loopback, and all are driven by the same
 client: `wrk` at 32 connections with a Lua script POSTing the Alertmanager 0.25 firing
-group from ../shared/fixtures (two alerts per request).
+group from tests/fixtures (two alerts per request).
 
 - `bare`: an aiohttp handler that reads the body and answers 202 — the baseline.
 - `sqlite` / `postgres`: the real Opsroom web app (what `opsroom run --role web` serves,

@@ -20,6 +20,7 @@ from bot.core.model import Member, Person, Severity
 from bot.core.services import Services
 from tests.fakes import FakeClock
 from tests.integration.databases import postgres_url_or_skip, reset_public_schema
+from tests.paths import FIXTURES
 
 
 def free_port() -> int:
@@ -144,9 +145,6 @@ def _get(url: str) -> tuple[int, bytes]:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
-
-
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 
 
 def test_run_serves_health_webhooks_and_stops_cleanly_on_sigterm(tmp_path):

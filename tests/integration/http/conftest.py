@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,20 +26,11 @@ from bot.core.alerts import Alert, AlertSource
 from bot.core.services import Services
 from bot.core.webhooks import Webhook
 from tests.integration.conftest import FakeClock
+from tests.paths import fixture_bytes
 
-REPO = Path(__file__).resolve().parents[3]
-FIXTURES = REPO.parent / "shared" / "fixtures"
 GUILD = 1_180_000_000_000_000_001
 
 UowFactory = Callable[[], SqlUnitOfWork]
-
-
-def fixture_bytes(name: str) -> bytes:
-    """A file from ../shared/fixtures (beside the repository), e.g. "alertmanager/x.json"."""
-    path = FIXTURES / name
-    if not path.is_file():
-        pytest.skip(f"integration: {path} not found (shared/ must sit beside the repository)")
-    return path.read_bytes()
 
 
 def fixture_json(name: str) -> Any:

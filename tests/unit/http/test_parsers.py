@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -25,17 +24,9 @@ from bot.adapters.http.parsers.common import (
     parse_time,
 )
 from bot.core.alerts import AlertSource, SignalAction
+from tests.paths import fixture_bytes
 
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"
 JSON = "application/json"
-
-
-def fixture(name: str) -> bytes:
-    """A file from ../shared/fixtures."""
-    path = FIXTURES / name
-    if not path.is_file():
-        pytest.skip(f"integration: {path} not found (shared/ must sit beside the repository)")
-    return path.read_bytes()
 
 
 def dumps(value: Any) -> bytes:
@@ -91,14 +82,14 @@ def test_media_type(header: str | None, expected: tuple[str | None, str | None])
 
 def test_fingerprint_matches_alertmanager() -> None:
     """FNV-1a-64 of the sorted labels gives the fingerprints a real Alertmanager 0.25 sent."""
-    group = json.loads(fixture("alertmanager/alertmanager-0.25-max_alerts5-truncated7.json"))
+    group = json.loads(fixture_bytes("alertmanager/alertmanager-0.25-max_alerts5-truncated7.json"))
     for alert in group["alerts"]:
         assert alertmanager.fingerprint(alert["labels"]) == alert["fingerprint"]
 
 
 def test_missing_fingerprint_is_computed() -> None:
     """A sender without fingerprints still gets Alertmanager's stream key."""
-    group = json.loads(fixture("alertmanager/alertmanager-0.25-firing.json"))
+    group = json.loads(fixture_bytes("alertmanager/alertmanager-0.25-firing.json"))
     for alert in group["alerts"]:
         del alert["fingerprint"]
     keys = [s.stream_key for s in alertmanager.parse(JSON, dumps(group), {})]
@@ -108,7 +99,7 @@ def test_missing_fingerprint_is_computed() -> None:
 def test_each_alert_has_its_own_action() -> None:
     """A partly resolved group gives one resolve and one trigger, with the resolve's end time."""
     signals = alertmanager.parse(
-        JSON, fixture("alertmanager/alertmanager-0.25-partial-resolve.json"), {}
+        JSON, fixture_bytes("alertmanager/alertmanager-0.25-partial-resolve.json"), {}
     )
     assert [s.action for s in signals] == [SignalAction.RESOLVE, SignalAction.TRIGGER]
     assert signals[0].ended_at == datetime(2026, 11, 21, 9, 28, 16, tzinfo=UTC)
@@ -118,7 +109,7 @@ def test_each_alert_has_its_own_action() -> None:
 def test_truncated_group_notes_the_missing_alerts() -> None:
     """truncatedAlerts is carried on every delivered alert's details."""
     signals = alertmanager.parse(
-        JSON, fixture("alertmanager/alertmanager-0.25-max_alerts5-truncated7.json"), {}
+        JSON, fixture_bytes("alertmanager/alertmanager-0.25-max_alerts5-truncated7.json"), {}
     )
     assert len(signals) == 5
     assert {s.details[alertmanager.TRUNCATED_DETAIL] for s in signals} == {
@@ -128,7 +119,7 @@ def test_truncated_group_notes_the_missing_alerts() -> None:
 
 def test_grafana_source_and_extra_fields() -> None:
     """The Grafana parser tags its signals grafana and keeps valueString; `__` keys are dropped."""
-    group = json.loads(fixture("alertmanager/alertmanager-0.25-firing.json"))
+    group = json.loads(fixture_bytes("alertmanager/alertmanager-0.25-firing.json"))
     group["alerts"][0].update(valueString="[ B=97 ]", panelURL="https://g.example/d/1")
     group["alerts"][0]["annotations"]["__orgId__"] = "1"
     signal = alertmanager.parse_grafana(JSON, dumps(group), {})[0]
@@ -151,7 +142,7 @@ def test_grafana_source_and_extra_fields() -> None:
 )
 def test_alertmanager_errors_name_the_field(mutate: Any, reason: str) -> None:
     """Each structural problem is a 400 that says which field of which alert."""
-    group = json.loads(fixture("alertmanager/alertmanager-0.25-firing.json"))
+    group = json.loads(fixture_bytes("alertmanager/alertmanager-0.25-firing.json"))
     mutate(group)
     with pytest.raises(PayloadError) as info:
         alertmanager.parse(JSON, dumps(group), {})
@@ -166,7 +157,7 @@ def test_alertmanager_refuses_non_json_types() -> None:
 
 def test_long_annotations_are_capped_for_discord() -> None:
     """Titles stop at 256 characters and detail values at 1024, marked with an ellipsis."""
-    group = json.loads(fixture("alertmanager/alertmanager-0.25-firing.json"))
+    group = json.loads(fixture_bytes("alertmanager/alertmanager-0.25-firing.json"))
     group["alerts"][0]["annotations"].update(summary="s" * 5000, description="d" * 5000)
     group["alerts"][0]["labels"].update({f"l{i}": "v" for i in range(40)})
     signal = alertmanager.parse(JSON, dumps(group), {})[0]
@@ -273,7 +264,7 @@ def test_events_long_summary_is_title_plus_detail() -> None:
 
 def test_uptimerobot_query_form_and_json_agree() -> None:
     """The same down notification parses the same from a GET query, a form and JSON."""
-    query_text = fixture("uptimerobot/down.query.txt").decode().strip()
+    query_text = fixture_bytes("uptimerobot/down.query.txt").decode().strip()
     query = dict(parse_qsl(query_text))
     by_query = uptimerobot.parse(None, b"", query)
     by_form = uptimerobot.parse("application/x-www-form-urlencoded", query_text.encode(), {})
@@ -287,7 +278,7 @@ def test_uptimerobot_query_form_and_json_agree() -> None:
 def test_uptimerobot_up_has_start_and_end() -> None:
     """An up event resolves at alertDateTime; alertDuration gives when the outage began."""
     (signal,) = uptimerobot.parse(
-        "application/x-www-form-urlencoded", fixture("uptimerobot/up.form.txt"), {}
+        "application/x-www-form-urlencoded", fixture_bytes("uptimerobot/up.form.txt"), {}
     )
     assert signal.action is SignalAction.RESOLVE
     assert signal.ended_at == datetime.fromtimestamp(1670958420, UTC)
@@ -313,7 +304,7 @@ def test_unreplaced_variables_count_as_missing() -> None:
 
 def test_uptimerobot_expiry_stream() -> None:
     """alertType 3 triggers on the monitor's expiry stream, as a warning that pages nobody."""
-    (signal,) = uptimerobot.parse(JSON, fixture("uptimerobot/ssl-expiry.json"), {})
+    (signal,) = uptimerobot.parse(JSON, fixture_bytes("uptimerobot/ssl-expiry.json"), {})
     assert (signal.stream_key, signal.action, signal.severity, signal.escalates) == (
         "793105131:expiry",
         SignalAction.TRIGGER,
