@@ -57,13 +57,22 @@ class CommitSignal:
 
     def __init__(self) -> None:
         self._listeners: list[Callable[[], None]] = []
+        self._timer_listeners: list[Callable[[frozenset[str]], None]] = []
 
     def subscribe(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
 
+    def subscribe_timers(self, listener: Callable[[frozenset[str]], None]) -> None:
+        """Also told, after a commit that touched timers, which ones (the scheduler)."""
+        self._timer_listeners.append(listener)
+
     def __call__(self) -> None:
         for listener in self._listeners:
             listener()
+
+    def timers(self, keys: frozenset[str]) -> None:
+        for listener in self._timer_listeners:
+            listener(keys)
 
 
 @dataclass
@@ -144,7 +153,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         commits = CommitSignal()
 
         def uow_factory() -> SqlUnitOfWork:
-            return SqlUnitOfWork(sessions, on_commit=commits)
+            return SqlUnitOfWork(sessions, on_commit=commits, on_timers=commits.timers)
 
         services = Services.build(uow_factory, SystemClock())
         yield Runtime(settings, engine, uow_factory, services, commits, Metrics())
@@ -250,7 +259,7 @@ async def run(settings: Settings, role: str = "all", *, stop: asyncio.Event | No
             )
             runtime.commits.subscribe(bot.notifier.wake)
             scheduler = OpsroomScheduler.for_services(runtime.services, clock=SystemClock())
-            runtime.commits.subscribe(scheduler.wake)
+            runtime.commits.subscribe_timers(scheduler.timers_changed)
         runner = await _start_http(runtime, bot, role)
         try:
             if scheduler is not None:

@@ -293,6 +293,10 @@ class FakeAlerts(_Repo):
         ]
         return [(alert_id, at) for at, alert_id in sorted(pending)[:limit]]  # type: ignore[misc]
 
+    async def escalation_times_of(self, alert_ids: Any) -> list[tuple[int, datetime]]:
+        wanted = set(alert_ids)
+        return [(i, at) for i, at in await self.escalation_times(len(self.s.alerts)) if i in wanted]
+
     async def by_relay_message(self, guild_id: int, message_id: int) -> list[Alert]:
         found = [
             a
@@ -361,6 +365,9 @@ class FakeOutbox(_Repo):
         done = set(event_ids)
         self.s.outbox = [e for e in self.s.outbox if e.id not in done]
 
+    async def prune(self, before: datetime, limit: int) -> int:
+        return 0  # delivered events are dropped at once here
+
 
 class FakeReminders(_Repo):
     """Like the SQL one: one pending reminder per kind and subject, conditional claims."""
@@ -404,6 +411,10 @@ class FakeReminders(_Repo):
     async def upcoming(self, limit: int) -> list[Reminder]:
         pending = [r for r in self.s.reminders.values() if r.pending]
         return _c(sorted(pending, key=lambda r: (r.due_at, r.id))[:limit])
+
+    async def pending_among(self, reminder_ids: Any) -> list[Reminder]:
+        found = (self.s.reminders.get(i) for i in reminder_ids)
+        return _c([r for r in found if r is not None and r.pending])
 
     async def list(self, incident_id: int) -> list[Reminder]:
         return _c([r for r in self.s.reminders.values() if r.incident_id == incident_id])

@@ -9,10 +9,16 @@ and a reminder missed while the process was down fires once at start (its job is
 `misfire_grace_time=None`, `coalesce=True`).
 
 Keeping the plan current:
-- `wake()` is subscribed to the app's CommitSignal: a debounced task re-reads the soonest
-  due times and adds, moves or drops date jobs (one per timer, id = the timer's key);
-- a safety sweep every 15 s runs every sweep and re-plans, for what other processes
-  (`opsroom run --role web` ingesting alerts) committed without ringing this one's signal.
+- `timers_changed(keys)` is called after each commit that touched timers (the unit of work
+  notes which reminders and alerts it wrote): a debounced task re-reads just those timers
+  and adds, moves or drops their date jobs (one per timer, id = the timer's key), so the
+  work per commit follows what it changed, not how many timers are pending;
+- `wake()` re-plans everything (at start, and when something unnamed changed);
+- a safety sweep every 15 s runs every sweep and re-plans everything, for what other
+  processes (`opsroom run --role web` ingesting alerts) committed without telling this one.
+A full plan holds the soonest `limit` timers of each sweep; past that horizon a changed
+timer waits for a later full plan, as it would have anyway.
+Periodic housekeeping (pruning delivered outbox events) runs as interval jobs beside them.
 
 The clock is injected: a job's run time is "real now + (due − clock.now())", so with the
 system clock it is the due time itself, and a test's hand-moved clock makes due timers run
@@ -23,8 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,17 +44,22 @@ from bot.core.errors import StorageUnavailableError
 from bot.core.ports import Clock
 from bot.core.reminders import Sweep, Timer
 from bot.core.services import Services
+from bot.core.services.reminders import TIMERS
 
 log = logging.getLogger(__name__)
 
 SweepFunction = Callable[[], Awaitable[Any]]
 TimerSource = Callable[[], Awaitable[Sequence[Timer]]]
+ChangedTimerSource = Callable[[Collection[str]], Awaitable[Sequence[Timer]]]
 
 SAFETY_JOB = "opsroom:safety-sweep"
 SAFETY_INTERVAL = 15.0
 DEBOUNCE = 1.0  # seconds between a commit and the re-plan (commits in between share one)
 TOLERANCE = 0.5  # seconds a planned job may differ from its timer before it is moved
 SHUTDOWN_GRACE = 10.0
+PRUNE_JOB = "opsroom:prune-outbox"
+PRUNE_INTERVAL = 600.0
+CHANGED_CHUNK = 500  # timer keys re-read per query after a commit
 
 
 class OpsroomScheduler:
@@ -59,11 +71,20 @@ class OpsroomScheduler:
         sweeps: Mapping[Sweep, SweepFunction],
         *,
         clock: Clock,
+        among: ChangedTimerSource | None = None,
+        periodic: Mapping[str, tuple[float, SweepFunction]] | None = None,
+        limit: int = TIMERS,
         safety_interval: float = SAFETY_INTERVAL,
         debounce: float = DEBOUNCE,
     ) -> None:
         self._timers = timers
+        self._among = among
         self._sweeps = dict(sweeps)
+        self._periodic = dict(periodic or {})
+        self._fixed = {SAFETY_JOB, *self._periodic}  # jobs that are not timers
+        self._limit = limit
+        self._horizon: dict[Sweep, datetime | None] = {}
+        self._changed: set[str] = set()
         self._clock = clock
         self.safety_interval = safety_interval
         self.debounce = debounce
@@ -79,6 +100,7 @@ class OpsroomScheduler:
         self._queued: set[Sweep] = set()
         self._inflight: set[asyncio.Task[Any]] = set()
         self.sweeps_run = 0  # sweeps actually started (coalesced requests not counted)
+        self.full_replans = 0  # full re-plans done (start, wake, safety sweep)
         # APScheduler logs every job run at INFO; every 15 s that is noise, not news.
         quiet = logging.getLogger("apscheduler")
         if quiet.level == logging.NOTSET:
@@ -87,13 +109,17 @@ class OpsroomScheduler:
     @classmethod
     def for_services(cls, services: Services, *, clock: Clock, **options: Any) -> OpsroomScheduler:
         """The scheduler `opsroom run` uses: reminders and escalations of the core."""
+        limit = int(options.pop("limit", TIMERS))
         return cls(
-            services.timers.pending,
+            functools.partial(services.timers.pending, limit),
             {
                 Sweep.REMINDERS: services.reminders.fire_due,
                 Sweep.ESCALATIONS: services.alerts.escalate_due,
             },
             clock=clock,
+            among=services.timers.among,
+            periodic={PRUNE_JOB: (PRUNE_INTERVAL, services.housekeeping.prune_outbox)},
+            limit=limit,
             **options,
         )
 
@@ -112,6 +138,15 @@ class OpsroomScheduler:
             name="safety sweep",
             replace_existing=True,
         )
+        for job_id, (seconds, work) in self._periodic.items():
+            self._scheduler.add_job(
+                _housekeeping,
+                IntervalTrigger(seconds=seconds, timezone=UTC),
+                args=[job_id, work],
+                id=job_id,
+                name=job_id,
+                replace_existing=True,
+            )
         self._running = True
         try:
             count = await self.replan()
@@ -146,10 +181,21 @@ class OpsroomScheduler:
         log.info("scheduler stopped")
 
     def wake(self) -> None:
-        """Something was committed: re-plan soon (CommitSignal listener; cheap, never blocks)."""
+        """Something unnamed changed: re-plan everything soon (cheap, never blocks)."""
         if not self._running:
             return
         self._dirty = True
+        self._kick()
+
+    def timers_changed(self, keys: Collection[str]) -> None:
+        """A commit touched these timers: re-plan just them soon (cheap, never blocks)."""
+        if not self._running:
+            return
+        self._changed.update(keys)
+        self._kick()
+
+    def _kick(self) -> None:
+        """Start the debounced re-planner unless it is already waiting."""
         if self._replanner is None or self._replanner.done():
             try:
                 loop = asyncio.get_running_loop()
@@ -158,11 +204,15 @@ class OpsroomScheduler:
             self._replanner = loop.create_task(self._replan_soon(), name="opsroom-replan")
 
     async def _replan_soon(self) -> None:
-        while self._dirty and self._running:
+        while (self._dirty or self._changed) and self._running:
             await asyncio.sleep(self.debounce)
-            self._dirty = False
+            full, self._dirty = self._dirty, False
+            keys, self._changed = self._changed, set()
             try:
-                await self.replan()
+                if full or self._among is None:
+                    await self.replan()
+                else:
+                    await self.replan_changed(keys)
             except Exception as exc:
                 log.warning(
                     "re-planning timers failed (%s); the safety sweep retries in %.0f s",
@@ -182,26 +232,59 @@ class OpsroomScheduler:
         """
         async with self._replan_lock:
             timers = await self._timers()
-            wanted = {timer.key: (timer, self.run_time(timer.due_at)) for timer in timers}
+            self.full_replans += 1
+            wanted = {timer.key for timer in timers}
             for job in self._scheduler.get_jobs():
-                if job.id != SAFETY_JOB and job.id not in wanted:
+                if job.id not in self._fixed and job.id not in wanted:
                     self._remove(job.id)
-            planned = self.planned()
-            for key, (timer, run_at) in wanted.items():
-                current = planned.get(key)
-                if current is not None and abs((current - run_at).total_seconds()) < TOLERANCE:
-                    continue
-                self._scheduler.add_job(
-                    self._job,
-                    DateTrigger(run_date=run_at, timezone=UTC),
-                    args=[timer.sweep.value],
-                    id=key,
-                    name=f"{timer.sweep.value} sweep for {key}",
-                    replace_existing=True,
-                )
+            for timer in timers:
+                self._plan(timer)
+            for sweep in self._sweeps:
+                due = [timer.due_at for timer in timers if timer.sweep is sweep]
+                self._horizon[sweep] = max(due) if len(due) >= self._limit else None
             return len(wanted)
 
+    async def replan_changed(self, keys: Collection[str]) -> int:
+        """Re-read only these timers: plan the pending ones, drop the gone ones' jobs.
+
+        Returns how many of them are planned.
+        """
+        assert self._among is not None
+        planned = 0
+        async with self._replan_lock:
+            ordered = sorted(keys)
+            for start in range(0, len(ordered), CHANGED_CHUNK):
+                chunk = ordered[start : start + CHANGED_CHUNK]
+                found = {timer.key: timer for timer in await self._among(chunk)}
+                for key in chunk:
+                    timer = found.get(key)
+                    horizon = self._horizon.get(timer.sweep) if timer else None
+                    if timer is None or (horizon is not None and timer.due_at > horizon):
+                        self._remove(key)
+                    else:
+                        self._plan(timer)
+                        planned += 1
+        return planned
+
+    def _plan(self, timer: Timer) -> None:
+        """Add or move the timer's date job (left alone when it is already about right)."""
+        run_at = self.run_time(timer.due_at)
+        job = self._scheduler.get_job(timer.key)
+        planned = job.next_run_time if job is not None else None
+        if planned is not None and abs((planned - run_at).total_seconds()) < TOLERANCE:
+            return
+        self._scheduler.add_job(
+            self._job,
+            DateTrigger(run_date=run_at, timezone=UTC),
+            args=[timer.sweep.value],
+            id=timer.key,
+            name=f"{timer.sweep.value} sweep for {timer.key}",
+            replace_existing=True,
+        )
+
     def _remove(self, job_id: str) -> None:
+        if self._scheduler.get_job(job_id) is None:
+            return
         with contextlib.suppress(JobLookupError):  # it ran (and was removed) meanwhile
             self._scheduler.remove_job(job_id)
 
@@ -210,7 +293,7 @@ class OpsroomScheduler:
         return {
             job.id: job.next_run_time
             for job in self._scheduler.get_jobs()
-            if job.id != SAFETY_JOB and job.next_run_time is not None
+            if job.id not in self._fixed and job.next_run_time is not None
         }
 
     async def _job(self, sweep: str) -> None:
@@ -270,6 +353,16 @@ class OpsroomScheduler:
         else:
             if handled:
                 log.info("%s sweep handled %d due timer(s)", sweep.value, len(handled))
+
+
+async def _housekeeping(job_id: str, work: SweepFunction) -> None:
+    """A periodic clean-up job: its failure is logged, and the next run tries again."""
+    try:
+        await work()
+    except StorageUnavailableError as exc:
+        log.warning("%s: %s; the next run retries", job_id, exc)
+    except Exception:
+        log.exception("%s failed; the next run retries", job_id)
 
 
 def _trace(exc: BaseException) -> BaseException | bool:

@@ -149,6 +149,9 @@ class AlertRepository(Protocol):
     async def escalation_times(self, limit: int) -> list[tuple[int, datetime]]:
         """(alert id, next escalation time) of the `limit` soonest pending escalations."""
 
+    async def escalation_times_of(self, alert_ids: Collection[int]) -> list[tuple[int, datetime]]:
+        """(alert id, next escalation time) of those of these alerts that will escalate."""
+
     async def by_relay_message(self, guild_id: int, message_id: int) -> list[Alert]:
         """The guild's alerts shown by this Discord message (one card, or a digest), by id."""
 
@@ -200,6 +203,9 @@ class ReminderRepository(Protocol):
     async def upcoming(self, limit: int) -> builtins.list[Reminder]:
         """The `limit` soonest pending reminders, overdue ones included."""
 
+    async def pending_among(self, reminder_ids: Collection[int]) -> builtins.list[Reminder]:
+        """Those of these reminders that are still pending, in any order."""
+
     async def list(self, incident_id: int) -> builtins.list[Reminder]:
         """Every reminder of the incident (pending, fired, cancelled), oldest first."""
 
@@ -225,6 +231,9 @@ class OutboxRepository(Protocol):
         """The oldest undelivered events, in recording order."""
 
     async def mark_done(self, event_ids: Collection[int], at: datetime) -> None: ...
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` events delivered before `before`, oldest first; how many."""
 
 
 class UnitOfWork(Protocol):

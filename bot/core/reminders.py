@@ -161,3 +161,19 @@ class Timer:
     key: str
     sweep: Sweep
     due_at: datetime
+
+
+_KEY_PREFIX = {Sweep.REMINDERS: "reminder", Sweep.ESCALATIONS: "escalation"}
+_KEY_SWEEP = {prefix: sweep for sweep, prefix in _KEY_PREFIX.items()}
+
+
+def timer_key(sweep: Sweep, subject_id: int) -> str:
+    """The key of a timer: `reminder:<reminder id>` or `escalation:<alert id>`."""
+    return f"{_KEY_PREFIX[sweep]}:{subject_id}"
+
+
+def parse_timer_key(key: str) -> tuple[Sweep, int] | None:
+    """`timer_key`'s inverse; None for a key that names no timer."""
+    prefix, _, number = key.partition(":")
+    sweep = _KEY_SWEEP.get(prefix)
+    return (sweep, int(number)) if sweep is not None and number.isdigit() else None

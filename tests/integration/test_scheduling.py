@@ -8,7 +8,7 @@ has passed runs at once: no test waits for more than a moment.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 from bot.adapters.db import SqlUnitOfWork, create_engine, session_factory
 from bot.adapters.db.errors import session_url, storage_errors
 from bot.adapters.db.tables import reminders
-from bot.adapters.scheduling import SAFETY_JOB, OpsroomScheduler
+from bot.adapters.scheduling import PRUNE_JOB, SAFETY_JOB, OpsroomScheduler
 from bot.core.alerts import AlertSignal, AlertSource, SignalAction
 from bot.core.errors import ConflictError
 from bot.core.events import Topic
 from bot.core.model import GuildConfig, Member, Person, Severity
-from bot.core.reminders import Reminder, ReminderKind
+from bot.core.reminders import Reminder, ReminderKind, Timer
 from bot.core.services import IncidentRef, Services, ingest_signals
 from tests.fakes import FakeClock
 from tests.integration.databases import Database
@@ -35,14 +35,14 @@ ACTION = ReminderKind.ACTION_DUE
 
 
 class Signal:
-    """A CommitSignal stand-in: listeners called after every commit."""
+    """A CommitSignal stand-in: listeners told, after a commit, which timers it touched."""
 
     def __init__(self) -> None:
-        self.listeners: list[Callable[[], None]] = []
+        self.listeners: list[Callable[[frozenset[str]], None]] = []
 
-    def __call__(self) -> None:
+    def __call__(self, keys: frozenset[str]) -> None:
         for listener in self.listeners:
-            listener()
+            listener(keys)
 
 
 class App:
@@ -52,11 +52,19 @@ class App:
         self.engine = create_engine(url)
         self.signal = Signal()
         sessions = session_factory(self.engine)
-        self.uow_factory = lambda: SqlUnitOfWork(sessions, clock=clock, on_commit=self.signal)
+        self.uow_factory = lambda: SqlUnitOfWork(sessions, clock=clock, on_timers=self.signal)
         self.services = Services.build(self.uow_factory, clock)
+        self.reread: list[set[str]] = []  # the keys of each incremental re-plan's read
+        among = self.services.timers.among
+
+        async def recorded(keys: Collection[str]) -> Sequence[Timer]:
+            self.reread.append(set(keys))
+            return await among(keys)
+
+        self.services.timers.among = recorded  # type: ignore[method-assign]
         options.setdefault("debounce", 0.02)
         self.scheduler = OpsroomScheduler.for_services(self.services, clock=clock, **options)
-        self.signal.listeners.append(self.scheduler.wake)
+        self.signal.listeners.append(self.scheduler.timers_changed)
 
     async def stop(self) -> None:
         """The process ends: scheduler shut down, connections closed."""
@@ -362,6 +370,81 @@ async def test_the_safety_sweep_catches_what_another_process_stored(
         await other.engine.dispose()
 
 
+async def test_a_commit_re_plans_only_the_timers_it_touched(app: App, clock: FakeClock):
+    """Thirty nudges planned at start; an update to one incident re-reads that one timer and
+    moves its job, with no full re-plan; resolving another drops just its job."""
+    numbers = [await declare(app, title=f"incident {n}") for n in range(30)]
+    await app.scheduler.start()
+    nudges = {r.incident_id: r for r in await app.reminders()}
+    assert len(app.scheduler.planned()) == 30 and app.scheduler.full_replans == 1
+    clock.advance(minutes=10)
+    first = await app.services.incidents.get(GUILD, IncidentRef(numbers[0]))
+    second = await app.services.incidents.get(GUILD, IncidentRef(numbers[1]))
+    key = f"reminder:{nudges[first.id].id}"
+    await app.services.incidents.post_update(GUILD, ALICE, IncidentRef(numbers[0]), "Rolling back")
+    await eventually(lambda: _reread(app, 1))
+    assert app.reread == [{key}]
+    assert await _planned_in(app, key, minutes=15)
+    await app.services.incidents.resolve(GUILD, ALICE, IncidentRef(numbers[1]))
+    gone = f"reminder:{nudges[second.id].id}"
+    await eventually(lambda: _reread(app, 2))
+    close = [r for r in await app.reminders() if r.kind is CLOSE][0]
+    assert app.reread[1] == {gone, f"reminder:{close.id}"}
+    assert f"reminder:{close.id}" in app.scheduler.planned()
+    assert gone not in app.scheduler.planned()
+    assert len(app.scheduler.planned()) == 30  # 28 untouched nudges, the moved one, the close
+    assert app.scheduler.full_replans == 1
+
+
+async def test_a_restart_plans_every_pending_timer(database: Database, clock: FakeClock):
+    """A new process plans everything stored (reminders and an escalation), not only what
+    it changed itself."""
+    first = App(database.url, clock)
+    async with first.uow_factory() as uow:
+        await uow.guilds.save(GuildConfig(GUILD, responder_role_id=9, timezone="Europe/Berlin"))
+        await uow.commit()
+    for n in range(5):
+        await declare(first, title=f"incident {n}")
+    alert_id = await fire_alert(first, clock)
+    await first.stop()
+    second = App(database.url, clock)
+    try:
+        await second.scheduler.start()
+        pending = {f"reminder:{r.id}" for r in await second.reminders() if r.pending}
+        assert len(pending) == 5
+        assert set(second.scheduler.planned()) == pending | {f"escalation:{alert_id}"}
+        assert second.reread == []
+    finally:
+        await second.stop()
+
+
+async def test_a_changed_timer_past_the_plans_horizon_waits_for_a_full_plan(
+    database: Database, clock: FakeClock
+):
+    """With room for 3 timers per sweep, a nudge due after the third planned one is not
+    planned by its commit; a full re-plan plans the soonest three again."""
+    app = App(database.url, clock, limit=3)
+    try:
+        async with app.uow_factory() as uow:
+            await uow.guilds.save(GuildConfig(GUILD, responder_role_id=9, timezone="UTC"))
+            await uow.commit()
+        for n in range(3):
+            await declare(app, title=f"incident {n}")
+        await app.scheduler.start()
+        assert len(app.scheduler.planned()) == 3
+        clock.advance(minutes=1)
+        await declare(app, title="later")  # due a minute after the third
+        await eventually(lambda: _reread(app, 1))
+        assert len(app.scheduler.planned()) == 3
+    finally:
+        await app.stop()
+
+
+async def _reread(app: App, count: int) -> bool:
+    """At least `count` incremental re-plans have read their timers."""
+    return len(app.reread) >= count
+
+
 async def _escalated(app: App, alert_id: int) -> bool:
     """The alert's escalation event is in the outbox."""
     return alert_id in await app.events(Topic.ALERT_ESCALATED)
@@ -385,10 +468,13 @@ async def test_many_overdue_timers_share_a_few_sweeps(app: App, clock: FakeClock
 
 
 async def test_the_safety_job_runs_every_15_seconds_by_default(app: App):
-    """The periodic sweep is planned at the 15 s interval; shutdown stops every job."""
+    """The periodic sweep is planned at the 15 s interval and outbox pruning every 10 min;
+    shutdown stops every job."""
     await app.scheduler.start()
     job = app.scheduler._scheduler.get_job(SAFETY_JOB)
     assert job.trigger.interval == timedelta(seconds=15)
+    prune = app.scheduler._scheduler.get_job(PRUNE_JOB)
+    assert prune.trigger.interval == timedelta(minutes=10)
     await app.scheduler.shutdown()
     assert not app.scheduler.running
     app.scheduler.wake()  # a commit after shutdown plans nothing

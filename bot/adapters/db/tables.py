@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    text,
 )
 
 from bot.adapters.db.types import Snowflake, UtcDateTime, surrogate_key
@@ -190,6 +191,28 @@ Index(
     sqlite_where=_open_unkeyed,
     postgresql_where=_open_unkeyed,
 )
+# Ingest asks, per batch, which streams an incident follows and which have a firing alert.
+# The unique index above would read every stored episode of each stream, so the cost would
+# grow with the stream's history; these read only the few rows that can answer. Queries
+# must repeat the WHERE literally (no bound parameter) for SQLite and PostgreSQL to use them.
+_attached = alerts.c.incident_id.is_not(None)
+Index(
+    "ix_alerts_stream_attached",
+    alerts.c.guild_id,
+    alerts.c.source,
+    alerts.c.stream_key,
+    sqlite_where=_attached,
+    postgresql_where=_attached,
+)
+_firing = text("state = 'firing'")
+Index(
+    "ix_alerts_stream_firing",
+    alerts.c.guild_id,
+    alerts.c.source,
+    alerts.c.stream_key,
+    sqlite_where=_firing,
+    postgresql_where=_firing,
+)
 
 timeline_entries = Table(
     "timeline_entries",
@@ -292,6 +315,14 @@ outbox = Table(
 )
 _pending = outbox.c.done_at.is_(None)
 Index("ix_outbox_pending", outbox.c.id, sqlite_where=_pending, postgresql_where=_pending)
+# Delivered events are pruned after a retention, oldest first, in bounded batches.
+_delivered = outbox.c.done_at.is_not(None)
+Index(
+    "ix_outbox_delivered_done_at",
+    outbox.c.done_at,
+    sqlite_where=_delivered,
+    postgresql_where=_delivered,
+)
 
 reminders = Table(
     "reminders",

@@ -48,7 +48,9 @@ class SqlUnitOfWork:
     a ConflictError from a repository the transaction is spoiled: let it propagate, or roll
     back before doing anything else. `commit()` may be called more than once; each later
     statement runs in a fresh transaction. `on_commit` is called after each successful
-    commit, so in-process consumers of the outbox need not poll.
+    commit, so in-process consumers of the outbox need not poll; `on_timers`, after a
+    commit that touched reminders or escalation times, with the keys of those timers, so
+    the scheduler re-plans only what changed.
     """
 
     guilds: GuildRepository
@@ -68,13 +70,16 @@ class SqlUnitOfWork:
         *,
         clock: Clock | None = None,
         on_commit: Callable[[], None] | None = None,
+        on_timers: Callable[[frozenset[str]], None] | None = None,
         read_only: bool = False,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._on_commit = on_commit
+        self._on_timers = on_timers
         self._read_only = read_only
         self._session: AsyncSession | None = None
+        self._touched: set[str] = set()
 
     @property
     def read_only(self) -> bool:
@@ -116,11 +121,12 @@ class SqlUnitOfWork:
         self.timeline = SqlTimelineRepository(session)
         self.actions = SqlActionRepository(session)
         self.notes = SqlNoteRepository(session)
-        self.alerts = SqlAlertRepository(session)
+        self._touched = set()
+        self.alerts = SqlAlertRepository(session, self._touched)
         self.webhooks = SqlWebhookRepository(session)
         self.meta = SqlMetaRepository(session)
         self.outbox = SqlOutboxRepository(session, self._clock)
-        self.reminders = SqlReminderRepository(session)
+        self.reminders = SqlReminderRepository(session, self._touched)
         return self
 
     async def commit(self) -> None:
@@ -129,13 +135,18 @@ class SqlUnitOfWork:
             raise RuntimeError("a read-only unit of work cannot commit")
         with storage_errors(session_url(self.session)):
             await self.session.commit()
+        touched = frozenset(self._touched)
+        self._touched.clear()
         if self._on_commit is not None:
             self._on_commit()  # e.g. wake the Discord relay: new outbox events are visible
+        if touched and self._on_timers is not None:
+            self._on_timers(touched)
 
     async def rollback(self) -> None:
         """Forget everything done since the last commit."""
         with storage_errors(session_url(self.session)):
             await self.session.rollback()
+        self._touched.clear()
 
     async def __aexit__(
         self,

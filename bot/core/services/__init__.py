@@ -8,6 +8,7 @@ from bot.core.ports import Clock, UnitOfWorkFactory
 from bot.core.services._base import IncidentRef
 from bot.core.services.alerts import AlertService, Ingested, ingest_signals
 from bot.core.services.guilds import GuildService, WebhookService
+from bot.core.services.housekeeping import HousekeepingService
 from bot.core.services.incidents import IncidentService
 from bot.core.services.reminders import ReminderService, TimerService
 from bot.core.services.timeline import (
@@ -22,6 +23,7 @@ __all__ = [
     "AlertService",
     "ChatMessage",
     "GuildService",
+    "HousekeepingService",
     "IncidentRef",
     "IncidentService",
     "Ingested",
@@ -48,6 +50,7 @@ class Services:
     webhooks: WebhookService
     reminders: ReminderService
     timers: TimerService
+    housekeeping: HousekeepingService
 
     @classmethod
     def build(cls, uow_factory: UnitOfWorkFactory, clock: Clock) -> Services:
@@ -62,4 +65,5 @@ class Services:
             webhooks=WebhookService(uow_factory, clock),
             reminders=ReminderService(uow_factory, clock),
             timers=TimerService(uow_factory, clock),
+            housekeeping=HousekeepingService(uow_factory, clock),
         )

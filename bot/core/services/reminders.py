@@ -8,6 +8,7 @@ idempotent, any number of callers, each reminder fires at most once.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 
@@ -23,6 +24,8 @@ from bot.core.reminders import (
     Verdict,
     action_due_at,
     decide,
+    parse_timer_key,
+    timer_key,
     update_nudge_at,
 )
 from bot.core.services._base import Service
@@ -169,6 +172,28 @@ class TimerService(Service):
         async with self._uow_factory() as uow:
             reminders = await uow.reminders.upcoming(limit)
             escalations = await uow.alerts.escalation_times(limit)
-        timers = [Timer(f"reminder:{r.id}", Sweep.REMINDERS, r.due_at) for r in reminders]
-        timers += [Timer(f"escalation:{a}", Sweep.ESCALATIONS, at) for a, at in escalations]
-        return sorted(timers, key=lambda t: (t.due_at, t.key))
+        return _timers(reminders, escalations)
+
+    async def among(self, keys: Collection[str]) -> list[Timer]:
+        """Those of these timers (by key) that are still pending, soonest first: what the
+        scheduler re-reads after a commit that touched them (the others are gone)."""
+        ids: dict[Sweep, list[int]] = {Sweep.REMINDERS: [], Sweep.ESCALATIONS: []}
+        for key in keys:
+            parsed = parse_timer_key(key)
+            if parsed is not None:
+                ids[parsed[0]].append(parsed[1])
+        async with self._uow_factory() as uow:
+            reminders = await uow.reminders.pending_among(ids[Sweep.REMINDERS])
+            escalations = await uow.alerts.escalation_times_of(ids[Sweep.ESCALATIONS])
+        return _timers(reminders, escalations)
+
+
+def _timers(reminders: list[Reminder], escalations: list[tuple[int, datetime]]) -> list[Timer]:
+    """Stored reminders and escalation times as timers, soonest first."""
+    timers = [
+        Timer(timer_key(Sweep.REMINDERS, r.id or 0), Sweep.REMINDERS, r.due_at) for r in reminders
+    ]
+    timers += [
+        Timer(timer_key(Sweep.ESCALATIONS, a), Sweep.ESCALATIONS, at) for a, at in escalations
+    ]
+    return sorted(timers, key=lambda t: (t.due_at, t.key))

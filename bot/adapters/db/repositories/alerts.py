@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,11 +17,13 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    literal_column,
     select,
     true,
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.db.repositories._base import SqlRepository, person_from, person_values
 from bot.adapters.db.tables import alerts, incidents, webhooks
@@ -29,6 +31,7 @@ from bot.core.alerts import Alert, AlertSource, AlertState
 from bot.core.errors import NotFoundError
 from bot.core.model import OPEN_STATUSES
 from bot.core.ports import EpisodeId, StreamId
+from bot.core.reminders import Sweep, timer_key
 from bot.core.webhooks import Webhook
 
 
@@ -123,15 +126,18 @@ def _by_guild_and_source(
 
 _KEYED: dict[str, tuple[Select[Any], tuple[Column[Any], ...]]] = {
     "episodes": (select(alerts), (alerts.c.stream_key, alerts.c.episode_key)),
+    # The WHERE of `ix_alerts_stream_firing`, literally: a bound 'firing' would hide it.
     "firing": (
-        select(alerts).where(alerts.c.state == AlertState.FIRING.value),
+        select(alerts).where(alerts.c.state == literal_column(f"'{AlertState.FIRING.value}'")),
         (alerts.c.stream_key,),
     ),
+    # `IS NOT NULL` (implied by the join, but spelled out) picks `ix_alerts_stream_attached`.
     "attached": (
         select(alerts.c.stream_key)
         .join(incidents, alerts.c.incident_id == incidents.c.id)
         .where(
-            (incidents.c.guild_id == bindparam("guild_id"))
+            alerts.c.incident_id.is_not(None)
+            & (incidents.c.guild_id == bindparam("guild_id"))
             & incidents.c.status.in_(sorted(s.value for s in OPEN_STATUSES))
         ),
         (alerts.c.stream_key,),
@@ -171,17 +177,38 @@ def _keyed_query(dialect: str, kind: str) -> Select[Any]:
     return query.where(tuple_(*columns).in_(select(*picked)))
 
 
+_WILL_ESCALATE = (
+    (alerts.c.state == AlertState.FIRING.value)
+    & alerts.c.acknowledged_at.is_(None)
+    & alerts.c.next_escalation_at.is_not(None)
+)
 _MAX_ID = select(func.max(alerts.c.id))
 _INSERT = alerts.insert()
 _UPDATE_BY_ID = alerts.update().where(alerts.c.id == bindparam("b_id"))
 
 
 class SqlAlertRepository(SqlRepository):
-    """Alert episodes; the schema allows one firing episode per stream without episode keys."""
+    """Alert episodes; the schema allows one firing episode per stream without episode keys.
+
+    Writes note the escalation timers they may have moved in `touched` (every saved alert,
+    and new ones that will escalate), which the unit of work hands to the scheduler.
+    """
+
+    def __init__(self, session: AsyncSession, touched: set[str] | None = None) -> None:
+        super().__init__(session)
+        self.touched = touched if touched is not None else set()
+
+    def _touch(self, many: Iterable[Alert], *, new: bool = False) -> None:
+        self.touched.update(
+            timer_key(Sweep.ESCALATIONS, alert.id)
+            for alert in many
+            if alert.id is not None and not (new and alert.next_escalation_at is None)
+        )
 
     async def add(self, alert: Alert) -> None:
         """Store a new alert, setting its `id`."""
         alert.id = await self._insert_returning_id(alerts, alert_values(alert))
+        self._touch([alert], new=True)
 
     async def add_many(self, many: Sequence[Alert]) -> None:
         """Store new alerts in one statement, setting their `id`s.
@@ -205,6 +232,7 @@ class SqlAlertRepository(SqlRepository):
             ids = list((await self._execute(statement, rows)).scalars())
         for alert, alert_id in zip(many, ids, strict=True):
             alert.id = int(alert_id)
+        self._touch(many, new=True)
 
     async def get(self, alert_id: int) -> Alert | None:
         """The alert with this id, in any guild."""
@@ -318,13 +346,18 @@ class SqlAlertRepository(SqlRepository):
         """(alert id, next escalation time) of the `limit` soonest pending escalations."""
         query = (
             select(alerts.c.id, alerts.c.next_escalation_at)
-            .where(
-                (alerts.c.state == AlertState.FIRING.value)
-                & alerts.c.acknowledged_at.is_(None)
-                & alerts.c.next_escalation_at.is_not(None)
-            )
+            .where(_WILL_ESCALATE)
             .order_by(alerts.c.next_escalation_at, alerts.c.id)
             .limit(limit)
+        )
+        return [(int(row.id), row.next_escalation_at) for row in await self._execute(query)]
+
+    async def escalation_times_of(self, alert_ids: Collection[int]) -> list[tuple[int, datetime]]:
+        """(alert id, next escalation time) of those of these alerts that will escalate."""
+        if not alert_ids:
+            return []
+        query = select(alerts.c.id, alerts.c.next_escalation_at).where(
+            alerts.c.id.in_(sorted(alert_ids)) & _WILL_ESCALATE
         )
         return [(int(row.id), row.next_escalation_at) for row in await self._execute(query)]
 
@@ -357,6 +390,7 @@ class SqlAlertRepository(SqlRepository):
         alert would be posted a second time.
         """
         await self._update_by_id(alerts, alert.id, _saved_values(alert), "alert")
+        self._touch([alert])
 
     async def save_many(self, many: Sequence[Alert]) -> None:
         """`save` each, in one driver call."""
@@ -371,6 +405,7 @@ class SqlAlertRepository(SqlRepository):
         dialect = self._session.get_bind().dialect
         if dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):  # type: ignore[attr-defined]
             raise NotFoundError("That alert no longer exists.")
+        self._touch(many)
 
     async def _first(self, query: Any) -> Alert | None:
         """The first alert a query finds."""

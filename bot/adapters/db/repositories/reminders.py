@@ -9,14 +9,16 @@ while it is still pending and due.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import RowMapping, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.db.repositories._base import SqlRepository
 from bot.adapters.db.tables import reminders
-from bot.core.reminders import Reminder, ReminderKind
+from bot.core.reminders import Reminder, ReminderKind, Sweep, timer_key
 
 _PENDING = reminders.c.fired_at.is_(None) & reminders.c.cancelled_at.is_(None)
 
@@ -51,7 +53,15 @@ def reminder_from_row(row: RowMapping) -> Reminder:
 
 
 class SqlReminderRepository(SqlRepository):
-    """Stored reminders for the clock's sweep."""
+    """Stored reminders for the clock's sweep; every write notes the timer it touched in
+    `touched`, which the unit of work hands to the scheduler after commit."""
+
+    def __init__(self, session: AsyncSession, touched: set[str] | None = None) -> None:
+        super().__init__(session)
+        self.touched = touched if touched is not None else set()
+
+    def _touch(self, reminder_ids: Iterable[int]) -> None:
+        self.touched.update(timer_key(Sweep.REMINDERS, int(i)) for i in reminder_ids)
 
     async def schedule(self, reminder: Reminder) -> None:
         """Add the pending reminder of its kind and subject, or move the one there is."""
@@ -65,6 +75,7 @@ class SqlReminderRepository(SqlRepository):
         ).returning(reminders.c.id, reminders.c.created_at)
         row = (await self._execute(statement)).one()
         reminder.id, reminder.created_at = int(row.id), row.created_at
+        self._touch([reminder.id])
 
     async def cancel(self, kind: ReminderKind, subject_id: int, at: datetime) -> int:
         """Cancel the pending reminder of this kind and subject; returns how many (0 or 1)."""
@@ -76,8 +87,11 @@ class SqlReminderRepository(SqlRepository):
                 & _PENDING
             )
             .values(cancelled_at=at)
+            .returning(reminders.c.id)
         )
-        return int((await self._execute(statement)).rowcount)  # type: ignore[attr-defined]
+        cancelled = list((await self._execute(statement)).scalars())
+        self._touch(cancelled)
+        return len(cancelled)
 
     async def claim(self, reminder_id: int, at: datetime) -> bool:
         """Mark the reminder fired if it is still pending and due (the at-most-once guard)."""
@@ -86,7 +100,10 @@ class SqlReminderRepository(SqlRepository):
             .where((reminders.c.id == reminder_id) & _PENDING & (reminders.c.due_at <= at))
             .values(fired_at=at)
         )
-        return (await self._execute(statement)).rowcount == 1  # type: ignore[attr-defined]
+        claimed = (await self._execute(statement)).rowcount == 1  # type: ignore[attr-defined]
+        if claimed:
+            self._touch([reminder_id])
+        return claimed
 
     async def get(self, reminder_id: int) -> Reminder | None:
         """The reminder with this id."""
@@ -112,6 +129,13 @@ class SqlReminderRepository(SqlRepository):
             .order_by(reminders.c.due_at, reminders.c.id)
             .limit(limit)
         )
+        return await self._all(query)
+
+    async def pending_among(self, reminder_ids: Collection[int]) -> builtins.list[Reminder]:
+        """Those of these reminders that are still pending, in any order."""
+        if not reminder_ids:
+            return []
+        query = select(reminders).where(reminders.c.id.in_(sorted(reminder_ids)) & _PENDING)
         return await self._all(query)
 
     async def list(self, incident_id: int) -> builtins.list[Reminder]:

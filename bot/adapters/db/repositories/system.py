@@ -86,6 +86,17 @@ class SqlOutboxRepository(SqlRepository):
             for row in (await self._execute(query)).mappings()
         ]
 
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` events delivered before `before`, oldest first; how many."""
+        oldest = (
+            select(outbox.c.id)
+            .where(outbox.c.done_at.is_not(None) & (outbox.c.done_at < before))
+            .order_by(outbox.c.done_at)
+            .limit(limit)
+        )
+        result = await self._execute(outbox.delete().where(outbox.c.id.in_(oldest)))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def mark_done(self, event_ids: Collection[int], at: datetime) -> None:
         """Mark delivered events so they are not sent again."""
         if not event_ids:
