@@ -123,7 +123,8 @@ async def _migrating(url: str) -> AsyncIterator[None]:
     if make_url(url).get_backend_name() != "postgresql":
         yield
         return
-    engine = create_engine(url, poolclass=NullPool)
+    # lock_wait_ms=0: no lock_timeout, the advisory lock waits for the other process
+    engine = create_engine(url, lock_wait_ms=0, poolclass=NullPool)
     try:
         with storage_errors(engine.url, connecting=True):
             connection = await engine.connect()

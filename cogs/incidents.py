@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.adapters.discord import choices, rendering
+from bot.adapters.discord import choices, incident_pages, rendering
 from bot.adapters.discord.interactions import (
     bot,
     defer,
@@ -19,7 +19,7 @@ from bot.adapters.discord.interactions import (
     send,
     services,
 )
-from bot.core.model import OPEN_STATUSES, Incident, IncidentRole, Severity, Status
+from bot.core.model import Incident, IncidentRole, Severity, Status
 
 Choice = app_commands.Choice
 Text = app_commands.Range[str, 1, 4000]
@@ -252,11 +252,8 @@ class IncidentCog(commands.GroupCog, group_name="incident", group_description="R
     async def list_incidents(
         self, interaction: discord.Interaction, status: Choice[str] | None = None
     ) -> None:
-        """List open incidents, or those in one status."""
-        statuses = {Status(status.value)} if status else OPEN_STATUSES
-        found = await services(interaction).incidents.list(guild_id(interaction), statuses)
-        what = f"{status.value} incidents" if status else "open incidents"
-        await send(interaction, rendering.incident_list(found, what), ephemeral=True)
+        """List open incidents, or those in one status: 25 a page, newest first."""
+        await incident_pages.first_page(interaction, status.value if status else None)
 
 
 async def setup(bot: commands.Bot) -> None:

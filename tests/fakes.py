@@ -114,6 +114,14 @@ class FakeIncidents(_Repo):
         ]
         return _c(sorted(found, key=lambda i: -i.number))
 
+    async def page(
+        self, guild_id: int, statuses: Any, *, before: Any = None, after: Any = None, limit: int
+    ) -> list[Incident]:
+        found = await self.list(guild_id, statuses)
+        if after is not None:
+            return [i for i in found if i.number > after][-limit:]
+        return [i for i in found if before is None or i.number < before][:limit]
+
     async def save(self, incident: Incident) -> None:
         for role in incident.roles:
             if role.id is None:

@@ -27,3 +27,7 @@ class NotConfiguredError(OpsroomError):
 
 class StorageUnavailableError(OpsroomError):
     """The database cannot be reached; callers answer 503 or a clear 'try again' reply."""
+
+
+class StorageBusyError(StorageUnavailableError):
+    """The database is there but another writer held it past our short wait (its lock)."""

@@ -56,6 +56,18 @@ class IncidentRepository(Protocol):
     ) -> list[Incident]:
         """Incidents of a guild, newest first, optionally only those in `statuses`."""
 
+    async def page(
+        self,
+        guild_id: int,
+        statuses: Collection[Status],
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int,
+    ) -> list[Incident]:
+        """Up to `limit` incidents in `statuses`, newest first: the newest numbered below
+        `before` (or the newest of all), or, given `after`, the oldest numbered above it."""
+
     async def save(self, incident: Incident) -> None:
         """Write changed fields and role assignments (new ones get their `id`)."""
 

@@ -4,6 +4,7 @@
 an open incident follow" and "which of these streams is firing" read only the rows that can
 answer instead of every stored episode of each stream. `ix_outbox_delivered_done_at` lets
 the pruning job find delivered events older than the retention without a table scan.
+`ix_incidents_guild_id_status_number` serves `/incident list`'s pages, newest first.
 
 Revision ID: 0005
 Revises: 0003
@@ -29,7 +30,7 @@ DELIVERED = "done_at IS NOT NULL"
 
 
 def upgrade() -> None:
-    """Create the three partial indexes."""
+    """Create the indexes."""
     for name, where in (
         ("ix_alerts_stream_attached", ATTACHED),
         ("ix_alerts_stream_firing", FIRING),
@@ -44,10 +45,14 @@ def upgrade() -> None:
         sqlite_where=sa.text(DELIVERED),
         postgresql_where=sa.text(DELIVERED),
     )
+    op.create_index(
+        "ix_incidents_guild_id_status_number", "incidents", ["guild_id", "status", "number"]
+    )
 
 
 def downgrade() -> None:
     """Drop them."""
+    op.drop_index("ix_incidents_guild_id_status_number", table_name="incidents")
     op.drop_index("ix_outbox_delivered_done_at", table_name="outbox")
     op.drop_index("ix_alerts_stream_firing", table_name="alerts")
     op.drop_index("ix_alerts_stream_attached", table_name="alerts")

@@ -62,7 +62,8 @@ async def test_declare_opens_a_prefilled_form_and_declares_from_the_alert(ready:
     (card,) = posts(ready)
     shown = await ready.alice.click(card, label="Declare incident")
     form = shown.modal
-    assert form is not None and form["custom_id"] == f"opsroom:alert:declare-form:{result.alert.id}"
+    assert form is not None
+    assert form["custom_id"].startswith(f"opsroom:alert:declare-form:{result.alert.id}:")
     title_input = form["components"][0]["component"]
     severity_menu = form["components"][1]["component"]
     assert title_input["value"] == "Disk 97% full on db1"
@@ -81,6 +82,27 @@ async def test_declare_opens_a_prefilled_form_and_declares_from_the_alert(ready:
     assert any(
         "Alert firing: Disk 97% full on db1" in line for line in thread_lines(thread_of(ready))
     )
+
+
+async def test_two_responders_declaring_from_one_alert_are_both_answered(ready: World):
+    """alice and carol open the form on the same card before either submits: each form has
+    its own custom_id, and each submit gets an answer (one declares, the other is told the
+    alert is already on that incident or declares a second, never silence)."""
+    (result,) = await ingest(ready, signal())
+    (card,) = posts(ready)
+    first = await ready.alice.click(card, label="Declare incident")
+    second = await ready.carol.click(card, label="Declare incident")
+    assert first.modal["custom_id"] != second.modal["custom_id"]
+    done_second = await ready.carol.submit_modal(second, {"title": "Carol's", "severity": ["sev2"]})
+    done_first = await ready.alice.submit_modal(first, {"title": "Alice's", "severity": ["sev1"]})
+    answers = []
+    for done in (done_first, done_second):
+        assert done.acknowledged, done
+        answers.append(done.followups[-1].content if done.followups else done.response.content)
+    assert answers[1].startswith("🚨 **#1 Carol's** declared from alert")
+    assert answers[0], answers  # alice is answered too, whatever the core decided
+    alert = await stored(ready, result.alert.id)
+    assert alert.incident_id is not None
 
 
 async def test_declare_refuses_a_watcher_before_the_form(ready: World):

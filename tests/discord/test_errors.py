@@ -56,7 +56,7 @@ async def test_database_outage_is_explained(ready: World, monkeypatch: pytest.Mo
     async def down(*args, **kwargs):
         raise StorageUnavailableError("database is locked")
 
-    monkeypatch.setattr(ready.env.bot.services.incidents, "list", down)
+    monkeypatch.setattr(ready.env.bot.services.incidents, "page", down)
     result = await ready.bob.slash(ready.general, "incident list")
     assert result.ephemeral and result.response.content == STORAGE_ERROR
     acknowledge(ready.env)

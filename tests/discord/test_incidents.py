@@ -216,10 +216,12 @@ async def test_list_open_and_by_status(ready: World):
     closed = await declare(ready, "Closed one")
     await ready.alice.slash(closed, "incident close")
     result = await ready.bob.slash(ready.general, "incident list")
-    assert "**1 open incidents**" in result.response.content
-    assert "#1 Open one" in result.response.content and "Closed one" not in result.response.content
+    page = result.response.embeds[0]
+    assert page.title == "Open incidents"
+    assert "#1 Open one" in page.description and "Closed one" not in page.description
     result = await ready.bob.slash(ready.general, "incident list", status="closed")
-    assert "#2 Closed one" in result.response.content and "Open one" not in result.response.content
+    page = result.response.embeds[0]
+    assert "#2 Closed one" in page.description and "Open one" not in page.description
 
 
 async def test_incident_autocomplete_offers_open_incidents(ready: World):

@@ -101,7 +101,7 @@ async def test_watcher_can_read_everything(ready: World):
     timeline = await ready.bob.slash(channel, "timeline show")
     actions = await ready.bob.slash(channel, "action list")
     assert show.response.embeds[0].title == "#1 Database down"
-    assert "#1 Database down" in listed.response.content
+    assert "#1 Database down" in listed.response.embeds[0].description
     assert "Declared" in timeline.response.content
     assert "follow up" in actions.response.content
     assert acknowledge(ready.env) == []

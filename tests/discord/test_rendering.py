@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import discord
 
-from bot.adapters.discord import limits, rendering
+from bot.adapters.discord import incident_pages, limits, rendering
 from bot.core.model import (
     ActionItem,
     ActionKind,
@@ -22,6 +22,7 @@ from bot.core.model import (
     Status,
     TimelineEntry,
 )
+from bot.core.services import IncidentPage
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ALICE = Person(1, "alice")
@@ -181,13 +182,19 @@ def test_entry_changed_lines():
     assert edited.startswith("✏️ Entry 4 was edited") and len(edited) < 400
 
 
-def test_incident_list_splits_many_incidents():
-    """Two hundred incidents with long titles are listed over several messages."""
-    many = [incident(number=n, title="t" * 200, channel_id=10**17 + n) for n in range(200)]
-    messages = rendering.incident_list(many)
-    assert len(messages) > 1 and all(len(m) <= limits.CONTENT for m in messages)
-    assert messages[0].startswith("**200 open incidents**")
-    assert rendering.incident_list([]) == ["No open incidents."]
+def test_an_incident_page_of_long_titles_fits_one_embed():
+    """25 incidents with 200-character titles, commanders and channels: one embed within
+    Discord's limits, one line each, and the buttons name the page's ends."""
+    many = [incident(number=n, title="t" * 200, channel_id=10**17 + n) for n in range(60, 35, -1)]
+    message = incident_pages.page_message("closed", IncidentPage(many, older=True, newer=False))
+    embed = message["embed"]
+    assert len(embed.description) <= limits.EMBED_DESCRIPTION
+    assert len(embed.description.splitlines()) == 25
+    assert len(embed) <= limits.EMBED_TOTAL
+    ids = [item.custom_id for item in message["view"].children]
+    assert ids == ["opsroom:incidents:closed:newer:60", "opsroom:incidents:closed:older:36"]
+    empty = incident_pages.page_message("open", IncidentPage([], older=False, newer=False))
+    assert empty["content"] == "No open incidents." and empty["view"] is None
 
 
 def test_action_lines():

@@ -245,7 +245,7 @@ async def test_a_whole_incident_from_declare_to_close(
         assert reads[0].data["embeds"][0]["title"] == "#1 Database down"
         assert "step 19: checked replica 19" in reply_text(reads[1])
         assert "Alert on replica lag" in reply_text(reads[2])
-        assert "#1 Database down" in reply_text(reads[3])
+        assert "#1 Database down" in reads[3].data["embeds"][0]["description"]
         assert not any(reply_text(r).startswith("Only members") for r in reads)
 
     # Every entry reached the thread once, in timeline order.

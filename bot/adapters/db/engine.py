@@ -6,7 +6,7 @@ import logging
 import weakref
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
@@ -15,24 +15,37 @@ from bot.adapters.db.errors import unavailable
 
 log = logging.getLogger(__name__)
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+LOCK_WAIT_MS = 2000
+"""How long a transaction waits for another's lock before giving up with StorageBusyError:
+below Discord's 3 s answer deadline, so a command stuck behind another process's write
+still answers "busy, try again" in time (and a webhook sender gets a 503 to retry)."""
+LONG_LOCK_WAIT_MS = 30_000  # migrations: wait for the other process rather than fail
 
 
-def create_engine(url: str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str, *, foreign_keys: bool = True, lock_wait_ms: int = LOCK_WAIT_MS, **kwargs: Any
+) -> AsyncEngine:
     """An async engine for `url`; on SQLite every connection gets Opsroom's pragmas.
 
     SQLite transactions start with `BEGIN IMMEDIATE`: a unit of work that reads and then
     writes would otherwise fail at once with "database is locked" when another writer got
-    there first, instead of waiting `busy_timeout` for its turn. `foreign_keys=False` is
-    for migrations only, where batch table rebuilds must not cascade deletes.
+    there first, instead of waiting `busy_timeout` for its turn. `lock_wait_ms` is that
+    wait (PostgreSQL: `lock_timeout`; 0 there means no limit). `foreign_keys=False` is for
+    migrations only, where batch table rebuilds must not cascade deletes.
     """
+    if make_url(url).get_backend_name() == "postgresql":
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        settings = dict(connect_args.get("server_settings", {}))
+        settings.setdefault("lock_timeout", str(lock_wait_ms))
+        connect_args["server_settings"] = settings
+        kwargs["connect_args"] = connect_args
     engine = _create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, foreign_keys=foreign_keys)
+        _configure_sqlite(engine, foreign_keys=foreign_keys, busy_timeout_ms=lock_wait_ms)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_ms: int) -> None:
     """Set the pragmas on each new connection and take over transaction start from the driver."""
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -44,7 +57,7 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         finally:
             cursor.close()
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.db.tables import metadata
-from bot.core.errors import ConflictError, StorageUnavailableError
+from bot.core.errors import ConflictError, StorageBusyError, StorageUnavailableError
 
 RULE_MESSAGES: dict[str, str] = {
     "uq_incidents_guild_id_number": "Another incident in this server already has that number.",
@@ -116,8 +116,10 @@ def unavailable(
         return StorageUnavailableError(f"{where}: every connection is busy, try again")
     if not isinstance(error, sa_exc.DBAPIError) or isinstance(error, sa_exc.IntegrityError):
         return None
-    if "database is locked" in str(error.orig):  # SQLite's busy_timeout ran out
-        return StorageUnavailableError(f"{where}: the database is busy, try again")
+    said = str(error.orig)
+    # SQLite's busy_timeout, or PostgreSQL's lock_timeout (SQLSTATE 55P03), ran out.
+    if "database is locked" in said or "lock timeout" in said:
+        return StorageBusyError(f"{where}: the database is busy, try again")
     if connecting:
         return StorageUnavailableError(f"{where}: {_reason(error, url)}")
     if error.connection_invalidated:

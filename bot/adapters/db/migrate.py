@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
 import migrations
-from bot.adapters.db.engine import create_engine
+from bot.adapters.db.engine import LONG_LOCK_WAIT_MS, create_engine
 from bot.adapters.db.errors import storage_errors
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,9 @@ def head_revision() -> str | None:
 
 async def _with_connection(url: str, work: Callable[[Config, Connection], T]) -> T:
     """Run `work` on a fresh connection to `url`, translating an unreachable database."""
-    engine = create_engine(url, foreign_keys=False, poolclass=NullPool)
+    engine = create_engine(
+        url, foreign_keys=False, lock_wait_ms=LONG_LOCK_WAIT_MS, poolclass=NullPool
+    )
     try:
         with storage_errors(engine.url, connecting=True):
             connection = await engine.connect()

@@ -99,6 +99,8 @@ incidents = Table(
     Column("room_message_id", Snowflake),
     Column("room_thread_id", Snowflake),
     UniqueConstraint("guild_id", "number"),
+    # `/incident list` pages: newest first within a status, whatever the history.
+    Index("ix_incidents_guild_id_status_number", "guild_id", "status", "number"),
     Index("ix_incidents_channel_id", "channel_id"),
     Index("ix_incidents_room_thread_id", "room_thread_id"),
 )

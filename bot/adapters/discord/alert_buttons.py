@@ -18,6 +18,7 @@ import discord
 
 from bot.adapters.discord import alert_rendering, rendering
 from bot.adapters.discord.interactions import (
+    answered_in_time,
     bot,
     defer,
     guild_id,
@@ -40,7 +41,12 @@ Select = discord.ui.Select[discord.ui.View]
 
 
 async def guarded(interaction: discord.Interaction, work: Awaitable[None]) -> None:
-    """Run a component callback; core refusals become one ephemeral line, bugs an apology."""
+    """Run a component callback in time (see `answered_in_time`); core refusals become one
+    ephemeral line, bugs an apology."""
+    await answered_in_time(interaction, _answering(interaction, work))
+
+
+async def _answering(interaction: discord.Interaction, work: Awaitable[None]) -> None:
     from bot.adapters.discord.client import GENERIC_ERROR, error_message  # client imports us
 
     try:
@@ -148,16 +154,18 @@ class DeclareButton(
         # Refuse a watcher before the form, not after they filled it in.
         ensure_can_change(member(interaction), await core.guilds.get(gid))
         alert = await core.alerts.get(gid, self.alert_id)
-        await interaction.response.send_modal(DeclareModal(alert))
+        await interaction.response.send_modal(DeclareModal(alert, opening=interaction.id))
 
 
 class DeclareModal(discord.ui.Modal):
     """Title (prefilled with the alert's) and severity; submitting declares and attaches."""
 
-    def __init__(self, alert: Alert) -> None:
+    def __init__(self, alert: Alert, *, opening: int) -> None:
+        # Unique per opening (the click's interaction id): discord.py finds an open form by
+        # its custom_id alone, so two responders' forms on one alert must not share one.
         super().__init__(
             title="Declare an incident from this alert",
-            custom_id=f"opsroom:alert:declare-form:{alert.id}",
+            custom_id=f"opsroom:alert:declare-form:{alert.id}:{opening}",
             timeout=900,  # an interaction token lives 15 minutes
         )
         assert alert.id is not None

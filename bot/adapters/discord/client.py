@@ -13,12 +13,14 @@ from discord.ext import commands
 
 from bot.adapters.discord.alert_buttons import DYNAMIC_ITEMS
 from bot.adapters.discord.alert_relay import AlertRelay
+from bot.adapters.discord.incident_pages import PAGE_ITEMS
+from bot.adapters.discord.interactions import answered_in_time
 from bot.adapters.discord.notifier import DiscordNotifier
 from bot.adapters.discord.postmortem import register_postmortem
 from bot.adapters.discord.reminders import register_reminders
 from bot.adapters.discord.sync import force_sync, sync_if_changed
 from bot.core.clock import SystemClock
-from bot.core.errors import OpsroomError, StorageUnavailableError
+from bot.core.errors import OpsroomError, StorageBusyError, StorageUnavailableError
 from bot.core.ports import Clock, UnitOfWorkFactory
 from bot.core.services import Services
 
@@ -32,11 +34,14 @@ DEFAULT_PUBLIC_URL = "http://localhost:8080"
 _MESSAGE_PATH = re.compile(r"/channels/\d+/messages(/\d+)?$")
 GENERIC_ERROR = "Something went wrong on our side; it has been logged. Please try again."
 STORAGE_ERROR = "The Opsroom database is unavailable right now; please try again in a minute."
+STORAGE_BUSY = "The Opsroom database is busy right now; please try again in a few seconds."
 
 
 def error_message(error: BaseException) -> str | None:
     """The one line a user sees for an expected failure, or None for a bug."""
     original = getattr(error, "original", error)
+    if isinstance(original, StorageBusyError):
+        return STORAGE_BUSY
     if isinstance(original, StorageUnavailableError):
         return STORAGE_ERROR
     if isinstance(original, OpsroomError):
@@ -56,7 +61,16 @@ def error_message(error: BaseException) -> str | None:
 
 
 class OpsroomTree(app_commands.CommandTree):
-    """A command tree that always answers: core refusals in one line, bugs apologetically."""
+    """A command tree that always answers, and in time: core refusals in one line, bugs
+    apologetically, and anything slow deferred before Discord's deadline."""
+
+    async def _call(self, interaction: discord.Interaction) -> None:
+        """Every command (not autocomplete) runs, error handler included, under the deadline
+        guard. (discord.py offers no public hook around a command's whole run.)"""
+        if interaction.type is discord.InteractionType.application_command:
+            await answered_in_time(interaction, super()._call(interaction))
+        else:
+            await super()._call(interaction)
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -136,7 +150,7 @@ class OpsroomBot(commands.Bot):
         """Load the cogs, start the outbox relay, and sync commands if the tree changed."""
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        self.add_dynamic_items(*DYNAMIC_ITEMS)  # alert buttons work on any old message
+        self.add_dynamic_items(*DYNAMIC_ITEMS, *PAGE_ITEMS)  # buttons work on any old message
         if self.run_notifier:
             self.notifier.start()
         if self.auto_sync:

@@ -23,6 +23,10 @@ T = TypeVar("T")
 
 # Discord wants a first answer within 3 s; a core call normally takes milliseconds.
 DEFER_AFTER_SECONDS = 2.0
+ANSWER_WITHIN_SECONDS = 2.5
+ALREADY_ACKNOWLEDGED = 40060  # Discord's code for a second first answer
+"""The latest a first answer may leave, counted from when Discord created the interaction:
+Discord drops one not answered within 3 s, and the answer itself takes a round trip."""
 
 
 def person(user: discord.abc.User) -> Person:
@@ -83,14 +87,46 @@ async def quick(
     return await task
 
 
+async def answered_in_time(interaction: discord.Interaction, work: Awaitable[T]) -> T:
+    """Run a command's (or control's) work and answers; should nothing have answered
+    `ANSWER_WITHIN_SECONDS` after Discord created the interaction, defer privately so
+    Discord keeps it, and let the work finish and answer as a followup.
+
+    The one guard every interaction passes through (the command tree and the controls'
+    `guarded`), whatever the database or Discord is doing. The defer is private because
+    what is that slow is nearly always a refusal ("the database is busy"), which must not
+    be shown to everyone; a slow success is then private too, which beats no answer.
+    """
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=_time_left(interaction))
+    if not done and not interaction.response.is_done():
+        # A command shows a private "thinking…"; a control defers quietly (its message may
+        # still be edited, and a refusal still goes out as a private followup).
+        command = interaction.type is discord.InteractionType.application_command
+        try:
+            await interaction.response.defer(thinking=command, ephemeral=command)
+        except discord.HTTPException as exc:  # the work's own answer got there first
+            log.debug("late defer not needed: %s", exc)
+    return await task
+
+
+def _time_left(interaction: discord.Interaction) -> float:
+    """Seconds until the first answer must leave; the interaction's age (from its snowflake)
+    is trusted only up to a second, so a skewed clock cannot make it zero."""
+    age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+    return ANSWER_WITHIN_SECONDS - min(max(age, 0.0), 1.0)
+
+
 async def send(
     interaction: discord.Interaction,
     messages: Sequence[str] | str,
     *,
     ephemeral: bool = False,
     embed: discord.Embed | None = None,
+    view: discord.ui.View | None = None,
 ) -> None:
-    """Answer with one or more messages (already within limits): first reply, then followups."""
+    """Answer with one or more messages (already within limits): first reply, then followups;
+    `embed` and `view` go with the first."""
     if isinstance(messages, str):
         messages = limits.split_text(messages)
     parts: list[dict[str, Any]] = [
@@ -98,14 +134,20 @@ async def send(
     ] or [{}]
     if embed is not None:
         parts[0]["embed"] = embed
+    if view is not None:
+        parts[0]["view"] = view
     none = discord.AllowedMentions.none()
     for part in parts:
         if not interaction.response.is_done():
-            await interaction.response.send_message(
-                **part, ephemeral=ephemeral, allowed_mentions=none
-            )
-        else:
-            await interaction.followup.send(**part, ephemeral=ephemeral, allowed_mentions=none)
+            try:
+                await interaction.response.send_message(
+                    **part, ephemeral=ephemeral, allowed_mentions=none
+                )
+                continue
+            except discord.HTTPException as exc:
+                if exc.code != ALREADY_ACKNOWLEDGED:  # else `answered_in_time` deferred first
+                    raise
+        await interaction.followup.send(**part, ephemeral=ephemeral, allowed_mentions=none)
 
 
 async def open_incident_choices(

@@ -204,14 +204,6 @@ def incident_line(incident: Incident) -> str:
     return " · ".join(parts)
 
 
-def incident_list(incidents: Sequence[Incident], what: str = "open incidents") -> list[str]:
-    """`/incident list`: one line per incident, split over messages as needed."""
-    if not incidents:
-        return [f"No {what}."]
-    header = f"**{len(incidents)} {what}**"
-    return limits.pack_lines((incident_line(i) for i in incidents), header=header)
-
-
 def action_line(action: ActionItem) -> str:
     """One follow-up: number, box, text, kind, owner, due, and when it was done."""
     done = action.status is ActionStatus.DONE

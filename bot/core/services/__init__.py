@@ -9,7 +9,7 @@ from bot.core.services._base import IncidentRef
 from bot.core.services.alerts import AlertService, Ingested, ingest_signals
 from bot.core.services.guilds import GuildService, WebhookService
 from bot.core.services.housekeeping import HousekeepingService
-from bot.core.services.incidents import IncidentService
+from bot.core.services.incidents import IncidentPage, IncidentService
 from bot.core.services.reminders import ReminderService, TimerService
 from bot.core.services.timeline import (
     ActionService,
@@ -24,6 +24,7 @@ __all__ = [
     "ChatMessage",
     "GuildService",
     "HousekeepingService",
+    "IncidentPage",
     "IncidentRef",
     "IncidentService",
     "Ingested",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from bot.core import lifecycle
 from bot.core.errors import NotFoundError
@@ -30,6 +31,17 @@ from bot.core.services._base import (
 )
 from bot.core.services.alerts import attach_alert
 from bot.core.timeparse import parse_at
+
+PAGE_SIZE = 25  # incidents per `/incident list` page
+
+
+@dataclass(frozen=True)
+class IncidentPage:
+    """One page of a listing, newest first, and whether older and newer pages exist."""
+
+    incidents: list[Incident]
+    older: bool
+    newer: bool
 
 
 class IncidentService(Service):
@@ -225,3 +237,33 @@ class IncidentService(Service):
         """Incidents of the guild, newest first."""
         async with self._uow_factory() as uow:
             return await uow.incidents.list(guild_id, statuses)
+
+    async def page(
+        self,
+        guild_id: int,
+        statuses: Collection[Status],
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        size: int = PAGE_SIZE,
+    ) -> IncidentPage:
+        """One page of the guild's incidents in `statuses`, newest first: the first page, the
+        one below number `before` (older), or the one above `after` (newer). A page that
+        has become empty (its incidents changed status) gives the first page instead."""
+        async with self._uow_factory() as uow:
+            pages = uow.incidents
+            if after is not None:
+                found = await pages.page(guild_id, statuses, after=after, limit=size + 1)
+                newer, found = len(found) > size, found[-size:]
+            else:
+                found = await pages.page(guild_id, statuses, before=before, limit=size + 1)
+                newer, found = False, found[:size]
+            if not found and (before is not None or after is not None):
+                found = await pages.page(guild_id, statuses, limit=size + 1)
+                before = after = None
+            if not found:
+                return IncidentPage([], older=False, newer=False)
+            if after is None and before is not None:
+                newer = bool(await pages.page(guild_id, statuses, after=found[0].number, limit=1))
+            older = bool(await pages.page(guild_id, statuses, before=found[-1].number, limit=1))
+            return IncidentPage(found[:size], older=older, newer=newer)

@@ -201,6 +201,34 @@ class SqlIncidentRepository(SqlRepository):
         roles = await self._roles([row["id"] for row in rows])
         return [incident_from_row(row, roles.get(row["id"], [])) for row in rows]
 
+    async def page(
+        self,
+        guild_id: int,
+        statuses: Collection[Status],
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int,
+    ) -> list[Incident]:
+        """Up to `limit` incidents in `statuses`, newest first: the newest ones numbered below
+        `before`, or the oldest ones above `after` (a page read through the guild, status,
+        number index, whatever the history)."""
+        query = select(incidents).where(
+            (incidents.c.guild_id == guild_id)
+            & incidents.c.status.in_(sorted(s.value for s in statuses))
+        )
+        if after is not None:
+            query = query.where(incidents.c.number > after).order_by(incidents.c.number)
+        else:
+            if before is not None:
+                query = query.where(incidents.c.number < before)
+            query = query.order_by(incidents.c.number.desc())
+        rows = (await self._execute(query.limit(limit))).mappings().all()
+        if after is not None:
+            rows = list(reversed(rows))
+        roles = await self._roles([row["id"] for row in rows])
+        return [incident_from_row(row, roles.get(row["id"], [])) for row in rows]
+
     async def save(self, incident: Incident) -> None:
         """Write changed fields and role assignments (new ones get their `id`)."""
         await self._update_by_id(incidents, incident.id, incident_values(incident), "incident")
