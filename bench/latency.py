@@ -189,6 +189,37 @@ async def phase(
     return records
 
 
+LOCKER = (
+    "import sqlite3, sys\n"
+    "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+    "c.execute('BEGIN IMMEDIATE')\n"
+    "print('locked', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+"""Another process holding SQLite's write lock until its stdin closes."""
+
+
+async def locked_phase(
+    double: DiscordDouble, crew: Crew, channel: Any, path: Path, count: int, rate: float
+) -> list[InteractionRecord]:
+    """`count` × /timeline add while another process holds the database's write lock."""
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        LOCKER,
+        str(path),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert holder.stdout is not None and holder.stdin is not None
+    await holder.stdout.readline()
+    try:
+        return await phase(double, crew, channel, count, rate, "locked")
+    finally:
+        holder.stdin.close()
+        await holder.wait()
+
+
 async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     path = workdir / "opsroom.db"
     results: dict[str, Any] = {"quiet": [], "loaded": [], "load": [], "unanswered": 0}
@@ -237,6 +268,12 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     f"{percentile(latencies(loaded), 99):.1f} ms, load {results['load'][-1]}",
                     file=sys.stderr,
                 )
+            if args.locked:
+                locked = await locked_phase(
+                    double, crew, working, path, args.locked, args.locked_rate
+                )
+                results["locked"] = locked
+                results["locked_texts"] = [reply_text(r) for r in locked]
         finally:
             with contextlib.suppress(Exception):
                 await process.terminate()
@@ -306,6 +343,16 @@ def report(results: dict[str, Any], args: argparse.Namespace, elapsed: float) ->
             rows,
         )
     )
+    if results.get("locked"):
+        every = latencies(results["locked"])
+        busy = sum(1 for t in results["locked_texts"] if "database is busy" in t)
+        print(
+            f"\nwith another process holding the write lock: {len(every)}/"
+            f"{len(results['locked'])} answered, {busy} of them 'busy, try again'; callback "
+            f"p50 {percentile(every, 50):.0f} ms, p99 {percentile(every, 99):.0f} ms, max "
+            f"{max(every, default=float('nan')):.0f} ms (target < 3000 ms: "
+            f"{'met' if every and percentile(every, 99) < 3000 else 'MISSED'})"
+        )
     q, loaded = pooled["quiet"], pooled["loaded"]
     if q and loaded:
         print(
@@ -321,6 +368,8 @@ def main() -> None:
     parser.add_argument("--command-rate", type=float, default=10.0, help="commands per second")
     parser.add_argument("--alerts-per-second", type=float, default=500.0)
     parser.add_argument("--pause", type=float, default=3.0, help="s between phases")
+    parser.add_argument("--locked", type=int, default=10, help="commands with the DB locked")
+    parser.add_argument("--locked-rate", type=float, default=2.0, help="their rate per second")
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--tokens", help=argparse.SUPPRESS)
     parser.add_argument("--run-id", default="00", help=argparse.SUPPRESS)

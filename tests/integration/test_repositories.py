@@ -14,6 +14,7 @@ from sqlalchemy import Index, UniqueConstraint, make_url, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.adapters.db import SqlUnitOfWork, check_connection, create_engine, session_factory
+from bot.adapters.db.engine import LOCK_WAIT_MS
 from bot.adapters.db.errors import RULE_MESSAGES
 from bot.adapters.db.tables import metadata
 from bot.core.alerts import Alert, AlertSource, AlertState
@@ -875,7 +876,7 @@ async def test_sqlite_connections_get_the_pragmas(tmp_path: Path) -> None:
     assert values == {
         "journal_mode": "wal",
         "foreign_keys": 1,
-        "busy_timeout": 5000,
+        "busy_timeout": LOCK_WAIT_MS,  # below Discord's 3 s answer deadline
         "synchronous": 1,  # NORMAL
     }
 
