@@ -15,6 +15,7 @@ from bot.adapters.db import SqlUnitOfWork
 from bot.adapters.db.tables import alerts, incidents, outbox
 from bot.core.alerts import AlertSource
 from bot.core.events import Event, Topic
+from bot.core.model import Status
 from bot.core.services import Services
 from tests.fakes import FakeClock
 from tests.integration.databases import Database
@@ -213,3 +214,65 @@ async def test_the_housekeeping_service_prunes_past_the_seven_day_retention(data
     assert await services.housekeeping.prune_outbox() == 1
     assert await _outbox_ids(database) == [day_old, pending]
     assert await services.housekeeping.prune_outbox() == 0
+
+
+# --- /incident list pages -------------------------------------------------------------------
+
+
+async def _incidents(database: Database, count: int, *, open_every: int = 10) -> None:
+    """`count` incidents numbered 1…, every `open_every`-th one open, the rest closed."""
+    rows = [
+        {
+            "guild_id": GUILD,
+            "number": n,
+            "title": f"incident {n}",
+            "severity": "sev3",
+            "status": "investigating" if n % open_every == 0 else "closed",
+            "declared_by_id": 7,
+            "declared_by_name": "alice",
+            "started_at": NOW,
+            "detected_at": NOW,
+            "declared_at": NOW,
+            "summary": "",
+        }
+        for n in range(1, count + 1)
+    ]
+    async with database.engine.begin() as connection:
+        await connection.execute(insert(incidents), rows)
+        await connection.execute(text("ANALYZE"))
+
+
+async def test_incident_pages_walk_newest_first_both_ways(database: Database):
+    """60 closed of 66: pages of 25 below and above a number, and which neighbours exist."""
+    await _incidents(database, 66, open_every=11)
+    services = Services.build(lambda: SqlUnitOfWork(database.sessions), FakeClock(NOW))
+    closed = {Status.CLOSED}
+    first = await services.incidents.page(GUILD, closed)
+    shown = [i.number for i in first.incidents]
+    assert len(shown) == 25 and shown[0] == 65 and shown == sorted(shown, reverse=True)
+    assert (first.older, first.newer) == (True, False)
+    second = await services.incidents.page(GUILD, closed, before=shown[-1])
+    third = await services.incidents.page(GUILD, closed, before=second.incidents[-1].number)
+    assert len(second.incidents) == 25 and (second.older, second.newer) == (True, True)
+    assert [i.number for i in third.incidents][-1] == 1 and (third.older, third.newer) == (
+        False,
+        True,
+    )
+    back = await services.incidents.page(GUILD, closed, after=third.incidents[0].number)
+    assert [i.number for i in back.incidents] == [i.number for i in second.incidents]
+    assert len(first.incidents) + len(second.incidents) + len(third.incidents) == 60
+
+
+async def test_a_closed_page_reads_the_status_index(database: Database):
+    """The page query goes through `ix_incidents_guild_id_status_number`."""
+    await _incidents(database, 3000)
+
+    async def page(uow: SqlUnitOfWork) -> None:
+        await uow.incidents.page(GUILD, {Status.CLOSED}, before=1500, limit=26)
+
+    plans_seen: list[str] = []
+    async with SqlUnitOfWork(database.sessions) as uow:
+        with plans(database) as found:
+            await page(uow)
+        plans_seen = found
+    assert "ix_incidents_guild_id_status_number" in plans_seen[0], plans_seen[0]
