@@ -15,7 +15,7 @@ from bot.adapters.db import SqlUnitOfWork
 from bot.adapters.db.tables import alerts, incidents, outbox
 from bot.core.alerts import AlertSource
 from bot.core.events import Event, Topic
-from bot.core.model import Status
+from bot.core.model import OPEN_STATUSES, Status
 from bot.core.services import Services
 from tests.fakes import FakeClock
 from tests.integration.databases import Database
@@ -263,16 +263,19 @@ async def test_incident_pages_walk_newest_first_both_ways(database: Database):
     assert len(first.incidents) + len(second.incidents) + len(third.incidents) == 60
 
 
-async def test_a_closed_page_reads_the_status_index(database: Database):
-    """The page query goes through `ix_incidents_guild_id_status_number`."""
-    await _incidents(database, 3000)
+async def test_a_page_of_a_rare_status_reads_the_status_index(database: Database):
+    """30 open among 3,000: the open page goes through `ix_incidents_guild_id_status_number`
+    rather than walking every incident backwards. (For a common status either index reads
+    about a page: the planners may take the (guild, number) one and filter.)"""
+    await _incidents(database, 3000, open_every=100)
+    found: list[int] = []
 
     async def page(uow: SqlUnitOfWork) -> None:
-        await uow.incidents.page(GUILD, {Status.CLOSED}, before=1500, limit=26)
+        shown = await uow.incidents.page(GUILD, OPEN_STATUSES, before=2950, limit=26)
+        found.extend(i.number for i in shown)
 
-    plans_seen: list[str] = []
     async with SqlUnitOfWork(database.sessions) as uow:
-        with plans(database) as found:
+        with plans(database) as seen:
             await page(uow)
-        plans_seen = found
-    assert "ix_incidents_guild_id_status_number" in plans_seen[0], plans_seen[0]
+    assert found == list(range(2900, 0, -100))[:26]
+    assert "ix_incidents_guild_id_status_number" in seen[0], seen[0]  # then roles, by id

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import RowMapping, or_, select
+from sqlalchemy import RowMapping, bindparam, or_, select, text
 
 from bot.adapters.db.repositories._base import (
     SqlRepository,
@@ -166,6 +167,29 @@ def role_from_row(row: RowMapping) -> RoleAssignment:
     )
 
 
+_PAGE_WHERE = {"first": "", "before": "AND number < :number", "after": "AND number > :number"}
+
+
+@functools.cache
+def _page_query(dialect: str, way: str) -> Any:
+    """A page of `incidents.page`: first, below `:number` or above it; built once.
+
+    On SQLite the status index is named (`INDEXED BY`): its statistics keep no per-value
+    counts, so for "number below N" it would take the (guild, number) index and filter,
+    reading every closed incident to find the few open ones. PostgreSQL's planner knows
+    the skew and is left to choose.
+    """
+    indexed = " INDEXED BY ix_incidents_guild_id_status_number" if dialect == "sqlite" else ""
+    order = "ASC" if way == "after" else "DESC"
+    names = ", ".join(column.name for column in incidents.c)
+    sql = (
+        f"SELECT {names} FROM incidents{indexed} "
+        f"WHERE guild_id = :guild_id AND status IN :statuses {_PAGE_WHERE[way]} "
+        f"ORDER BY number {order} LIMIT :limit"
+    )
+    return text(sql).bindparams(bindparam("statuses", expanding=True)).columns(*incidents.c)
+
+
 class SqlIncidentRepository(SqlRepository):
     """Incidents, numbered per guild, with their role assignments stored alongside."""
 
@@ -213,17 +237,15 @@ class SqlIncidentRepository(SqlRepository):
         """Up to `limit` incidents in `statuses`, newest first: the newest ones numbered below
         `before`, or the oldest ones above `after` (a page read through the guild, status,
         number index, whatever the history)."""
-        query = select(incidents).where(
-            (incidents.c.guild_id == guild_id)
-            & incidents.c.status.in_(sorted(s.value for s in statuses))
-        )
-        if after is not None:
-            query = query.where(incidents.c.number > after).order_by(incidents.c.number)
-        else:
-            if before is not None:
-                query = query.where(incidents.c.number < before)
-            query = query.order_by(incidents.c.number.desc())
-        rows = (await self._execute(query.limit(limit))).mappings().all()
+        way = "after" if after is not None else "before" if before is not None else "first"
+        params = {
+            "guild_id": guild_id,
+            "statuses": sorted(s.value for s in statuses),
+            "number": after if after is not None else before,
+            "limit": limit,
+        }
+        query = _page_query(self._dialect, way)
+        rows = (await self._execute(query, params)).mappings().all()
         if after is not None:
             rows = list(reversed(rows))
         roles = await self._roles([row["id"] for row in rows])
