@@ -136,7 +136,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Build the `opsroom` argument parser with every subcommand of PRODUCT.md §1."""
+    """Build the `opsroom` argument parser with every subcommand (docs/commands.md lists them)."""
     parser = argparse.ArgumentParser(
         prog="opsroom",
         description="Opsroom, the Discord incident commander. Settings come from OPSROOM_* "

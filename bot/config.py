@@ -55,7 +55,7 @@ def _check_url(value: str, schemes: tuple[str, ...]) -> str:
 
 
 class Settings(BaseSettings):
-    """Every Opsroom setting of PRODUCT.md §1, from OPSROOM_* variables or `.env`."""
+    """Every Opsroom setting (the README's settings table), from OPSROOM_* variables or `.env`."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,

@@ -1,4 +1,4 @@
-"""The `#alerts` relay (PRODUCT.md §5): cards edited in place, episodes, digests, durability."""
+"""The `#alerts` relay: cards edited in place, episodes, digests, durability."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/incident …` (PRODUCT.md §3–§4): rooms, cards kept current in place, the thread, locking."""
+"""`/incident …`: rooms, cards kept current in place, the thread, locking."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/postmortem add` and `/postmortem show`, and the draft posted once per close (PRODUCT.md §6)."""
+"""`/postmortem add` and `/postmortem show`, and the draft posted once per close."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/opsroom webhook`, `/opsroom webhooks`, `/opsroom revoke` (PRODUCT.md §5): tokens shown once."""
+"""`/opsroom webhook`, `/opsroom webhooks`, `/opsroom revoke`: tokens shown once."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ from bot.core.services import IncidentRef, Services
 from tests.e2e.discord_double import Channel, DiscordDouble, InteractionRecord, Message, Role, User
 from tests.e2e.discord_double.permissions import channel_permissions
 
-# Permission bits, as DISCORD_NOTES.md lists them.
+# Permission bits (Discord's numbering; docs/design.md lists them).
 ADD_REACTIONS = 1 << 6
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11

@@ -86,7 +86,7 @@ def token(clean_environment):
 
 
 def test_help_lists_every_subcommand(capsys):
-    """`opsroom --help` exits 0 and names every subcommand of PRODUCT.md §1."""
+    """`opsroom --help` exits 0 and names every subcommand."""
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     for command in SUBCOMMANDS:

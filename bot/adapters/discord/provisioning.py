@@ -22,7 +22,7 @@ ALERTS_NAME = "alerts"
 ROOM_NAME = "operating-room"
 REASON = "Opsroom setup"
 
-# What nobody but the bot may do in the operating room (DISCORD_NOTES.md).
+# What nobody but the bot may do in the operating room (Discord's permission bits: docs/design.md).
 ROOM_DENIED = discord.Permissions(
     send_messages=True,
     add_reactions=True,
