@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 _MARK = "_opsroom_handler"
-# Chatty at INFO on every command (alembic 1.16+ announces each plugin); kept to WARNING.
-NOISY_LOGGERS = ("alembic.runtime.plugins",)
+# Chatty at INFO on every command ("Context impl SQLiteImpl.", each plugin, each revision:
+# Opsroom says "migrating database from A to B" itself); kept to WARNING.
+NOISY_LOGGERS = ("alembic",)
 
 
 class JsonFormatter(logging.Formatter):
