@@ -49,7 +49,7 @@ ALONE_POLL_SECONDS = 30.0
 """`--role all`: every commit is this process's own and wakes the relay; the poll is a net."""
 BOT_ROLE_POLL_SECONDS = 1.0
 """`--role bot`: the `--role web` processes store the alerts and ring no bell here, so the
-relay reads the outbox every second (README, "Running on one machine and on several")."""
+relay reads the outbox every second (docs/operations.md, "Scale-out")."""
 
 
 class CommitSignal:
