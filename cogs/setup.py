@@ -199,7 +199,7 @@ def webhook_list(webhooks: list[Webhook]) -> list[str]:
         )
         name = limits.truncate(hook.name, 100)
         lines.append(f"`{hook.id}` **{name}** · {hook.source.value} · {made} · {state}")
-    return limits.pack_lines(lines, header=f"**{len(webhooks)} webhooks**")
+    return limits.pack_lines(lines, header=f"**{rendering.count(len(webhooks), 'webhooks')}**")
 
 
 async def setup(bot: commands.Bot) -> None:
