@@ -29,6 +29,7 @@ from bot.adapters.db import (
     upgrade_to_head,
 )
 from bot.adapters.db.errors import storage_errors
+from bot.adapters.db.gauges import open_counts
 from bot.adapters.discord import OpsroomBot, create_bot, point_at
 from bot.adapters.discord import sync_commands as discord_sync
 from bot.adapters.http.health import ReadinessCheck
@@ -147,7 +148,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             return SqlUnitOfWork(sessions, on_commit=commits)
 
         services = Services.build(uow_factory, SystemClock())
-        yield Runtime(settings, engine, uow_factory, services, commits, Metrics())
+        metrics = Metrics()
+        metrics.count_with(lambda: open_counts(engine))
+        yield Runtime(settings, engine, uow_factory, services, commits, metrics)
     finally:
         await engine.dispose()
 

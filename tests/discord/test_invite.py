@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qs, urlsplit
 
 import discord
@@ -62,3 +63,20 @@ def test_the_application_id_comes_from_the_token(clean_environment, capsys):
     clean_environment.setenv("OPSROOM_DISCORD_TOKEN", TOKEN)
     assert main(["invite"]) == 0
     assert query(capsys.readouterr().out.strip())["client_id"] == ["123456789012345678"]
+
+
+async def test_run_says_who_logged_in_and_how_to_invite_when_in_no_server(bot, caplog):
+    """After READY: "logged in as NAME (id) in N servers"; in none, the invite URL."""
+    from simcord import Env
+
+    caplog.set_level(logging.INFO, logger="bot.adapters.discord.client")
+    env = Env(bot, check_errors=False)
+    await env.start()
+    try:
+        lines = [r.getMessage() for r in caplog.records if r.name.endswith("discord.client")]
+        user = bot.user
+        assert f"logged in as {user} ({user.id}) in 0 servers" in lines
+        (invite,) = [line for line in lines if line.startswith("invite me to a server: ")]
+        assert query(invite.split(": ", 1)[1])["client_id"] == [str(bot.application_id)]
+    finally:
+        await env.shutdown()

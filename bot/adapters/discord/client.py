@@ -211,7 +211,7 @@ def discord_trace(metrics: Metrics) -> aiohttp.TraceConfig:
             and params.method in ("POST", "PATCH")
             and _MESSAGE_PATH.search(params.url.path)
         ):
-            metrics.discord_message_sent()
+            metrics.discord_message_sent(edit=params.method == "PATCH")
 
     trace.on_request_end.append(on_request_end)
     return trace
