@@ -6,7 +6,7 @@ import pytest
 
 from bot.cli import main
 from bot.config import check_settings, load_settings, public_url_warnings
-from tests.unit.test_cli import restore_logging  # noqa: F401 (fixture)
+from tests.unit.test_cli import fake_app, restore_logging  # noqa: F401 (fixtures)
 
 WARNINGS = [
     ("http://localhost:8080", "this machine only"),
@@ -62,3 +62,18 @@ def test_check_config_lists_every_problem_at_once(clean_environment, capsys):
         "OPSROOM_DISCORD_TOKEN",
         "OPSROOM_DATABASE_URL",
     ]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_webhook_create_warns_about_a_local_public_url(fake_app, clean_environment, capsys):  # noqa: F811
+    """The URL still goes to stdout alone; the warning to stderr, naming the setting."""
+    argv = ["webhook", "create", "--guild", "42", "--source", "uptimerobot"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "http://localhost:8080/hooks/uptimerobot/s3cr3t\n"
+    assert "warning: OPSROOM_PUBLIC_URL=http://localhost:8080 is reachable from this machine" in (
+        captured.err
+    )
+    clean_environment.setenv("OPSROOM_PUBLIC_URL", "https://ops.example.org")
+    assert main(argv) == 0
+    assert "warning" not in capsys.readouterr().err
