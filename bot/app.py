@@ -35,10 +35,12 @@ from bot.adapters.http.health import ReadinessCheck
 from bot.adapters.http.server import build_web_app
 from bot.adapters.metrics import Metrics
 from bot.adapters.scheduling import OpsroomScheduler
+from bot.adapters.tls import TlsProbe
 from bot.config import ConfigError, Settings
 from bot.core.alerts import AlertSource
 from bot.core.clock import SystemClock
 from bot.core.errors import StorageUnavailableError
+from bot.core.heartbeats import parse_schedule
 from bot.core.ports import UnitOfWorkFactory
 from bot.core.services import Services
 
@@ -146,7 +148,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         def uow_factory() -> SqlUnitOfWork:
             return SqlUnitOfWork(sessions, on_commit=commits)
 
-        services = Services.build(uow_factory, SystemClock())
+        probe = TlsProbe(allow_private=settings.watch_allow_private)
+        services = Services.build(uow_factory, SystemClock(), probe=probe)
         yield Runtime(settings, engine, uow_factory, services, commits, Metrics())
     finally:
         await engine.dispose()
@@ -158,11 +161,20 @@ async def create_webhook(
     source: str,
     name: str | None,
     signing_secret: str | None = None,
+    every: str | None = None,
+    grace: str | None = None,
 ) -> str:
-    """Make a webhook token for a guild and return its URL (the only time it is shown)."""
+    """Make a webhook token for a guild and return its URL (the only time it is shown);
+    `every` and `grace` make a heartbeat's schedule."""
+    schedule = parse_schedule(every, grace) if every is not None else None
     async with open_runtime(settings) as runtime:
         webhook, token = await runtime.services.webhooks.create(
-            guild_id, AlertSource(source), name, actor=None, signing_secret=signing_secret
+            guild_id,
+            AlertSource(source),
+            name,
+            actor=None,
+            signing_secret=signing_secret,
+            heartbeat=schedule,
         )
     log.info("created webhook %s (%s) for guild %s", webhook.id, source, guild_id)
     return f"{settings.public_url}/hooks/{source}/{token}"
@@ -254,6 +266,7 @@ async def run(settings: Settings, role: str = "all", *, stop: asyncio.Event | No
         runner = await _start_http(runtime, bot, role)
         try:
             if scheduler is not None:
+                await runtime.services.heartbeats.restart()  # before any deadline fires
                 await scheduler.start()
             log.info("opsroom running (role %s); stop with Ctrl-C or SIGTERM", role)
             await _until_stopped(stop, bot, token)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from datetime import timedelta
 
 from bot.core.alerts import AlertSource
 from bot.core.errors import NotFoundError, ValidationError
+from bot.core.heartbeats import new_heartbeat
 from bot.core.model import GuildConfig, Member, zone
 from bot.core.permissions import ensure_can_configure
 from bot.core.services._base import Service
@@ -55,11 +57,17 @@ class WebhookService(Service):
         actor: Member | None,
         *,
         signing_secret: str | None = None,
+        heartbeat: tuple[timedelta, timedelta] | None = None,
     ) -> tuple[Webhook, str]:
         """A new webhook and its token, which is returned this once and never stored.
 
-        `signing_secret` (Grafana only) makes every request carry a valid HMAC signature.
+        `signing_secret` (Grafana only) makes every request carry a valid HMAC signature;
+        `heartbeat` (every, grace) is required for, and only for, the heartbeat source.
         """
+        if (heartbeat is None) is (source is AlertSource.HEARTBEAT):
+            raise ValidationError(
+                "A heartbeat webhook needs `every` (e.g. 5m); other sources take none."
+            )
         if actor is not None:  # None: the operator on the server's command line
             ensure_can_configure(actor)
         if signing_secret is not None:
@@ -79,6 +87,12 @@ class WebhookService(Service):
         )
         async with self._uow_factory() as uow:
             await uow.webhooks.add(webhook)
+            if heartbeat is not None:
+                assert webhook.id is not None
+                every, grace = heartbeat
+                await uow.heartbeats.add(
+                    new_heartbeat(webhook.id, guild_id, every, grace, webhook.created_at)
+                )
             await uow.commit()
         return webhook, token
 
