@@ -90,11 +90,23 @@ class CertWatch:
         return self.host if self.port == DEFAULT_PORT else f"{self.host}:{self.port}"
 
 
-def clean_host(text: str) -> str:
-    """The host name a person typed (a URL is accepted), lower-case ASCII, or a refusal."""
+def clean_target(text: str, port: int | None) -> tuple[str, int]:
+    """Host and port from what a person typed: a host name or address, or a URL (whose port
+    counts when `port` is not given)."""
     raw = text.strip()
     if "://" in raw:
-        raw = urlsplit(raw).hostname or ""
+        try:
+            parts = urlsplit(raw)
+            port = port if port is not None else parts.port
+        except ValueError:
+            raise ValidationError(f"'{raw[:100]}' is not a URL or host name.") from None
+        raw = parts.hostname or ""
+    return clean_host(raw), clean_port(port)
+
+
+def clean_host(text: str) -> str:
+    """A host name or IP address, lower-case ASCII (IDNA), or a refusal."""
+    raw = text.strip().strip("[]")
     raw = raw.strip().rstrip(".").lower()
     try:
         ipaddress.ip_address(raw)

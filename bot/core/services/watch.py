@@ -143,7 +143,7 @@ class CertWatchService(Service):
         """Watch a host's certificate, checked at once; a private address is refused."""
         async with self._uow_factory() as uow:
             ensure_can_change(actor, await uow.guilds.get(guild_id))
-        name, number = certs.clean_host(host), certs.clean_port(port)
+        name, number = certs.clean_target(host, port)
         owner, runbook = _text(owner, "owner"), _text(runbook, "runbook")
         async with self._uow_factory() as uow:
             found = await uow.cert_watches.find(guild_id, name, number)
