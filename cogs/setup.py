@@ -176,6 +176,11 @@ def webhook_created(webhook: Webhook, token: str, public_url: str) -> str:
         f"🔑 Webhook {webhook.id} ({webhook.source.value}, {webhook.name}) is ready. "
         f"Its URL, shown **only this once**:\n```\n{url}\n```"
     )
+    if webhook.source is AlertSource.HEARTBEAT:
+        text += (
+            "Ping it by GET, HEAD or POST (any body) on schedule; when a ping is late, "
+            "an alert fires in #alerts and the next ping resolves it."
+        )
     if webhook.source is AlertSource.EVENTS:
         text += (
             f"PagerDuty Events v2 clients can instead post to `{public_url}/hooks/events` "

@@ -87,7 +87,9 @@ def watch_list(watches: list[CertWatch]) -> list[str]:
         owner = f" · owner {limits.truncate(watch.owner, 80)}" if watch.owner else ""
         checked = _checked(watch.last_checked_at)
         lines.append(f"`{watch.id}` **{watch.where}** · {_state(watch)}{owner} · {checked}")
-    return limits.pack_lines(lines, header=f"**{len(watches)} watched certificates**")
+    return limits.pack_lines(
+        lines, header=f"**{len(watches)} watched certificate{'' if len(watches) == 1 else 's'}**"
+    )
 
 
 def _checked(at: datetime | None) -> str:
