@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from bot.core.alerts import AlertSignal, AlertSource, SignalAction
 from bot.core.errors import ValidationError
 from bot.core.timeparse import format_duration, parse_duration
+from bot.core.webhooks import Webhook
 
 DEFAULT_GRACE = timedelta(minutes=1)
 MIN_EVERY = timedelta(seconds=1)
@@ -102,14 +103,15 @@ def missed_signal(heartbeat: Heartbeat, name: str) -> AlertSignal:
     )
 
 
-def ping_signal(heartbeat: Heartbeat, name: str, at: datetime) -> AlertSignal:
-    """A ping ends the silence (ignored by ingest when nothing is open)."""
+def resolve_signal(webhook: Webhook, at: datetime) -> AlertSignal:
+    """A ping (or the heartbeat's revocation) ends the silence; ignored when none is open."""
+    assert webhook.id is not None
     return AlertSignal(
         source=AlertSource.HEARTBEAT,
         action=SignalAction.RESOLVE,
-        stream_key=str(heartbeat.webhook_id),
-        monitor=name,
-        title=f"Heartbeat {name} missed",
+        stream_key=str(webhook.id),
+        monitor=webhook.name,
+        title=f"Heartbeat {webhook.name} missed",
         ended_at=at,
     )
 

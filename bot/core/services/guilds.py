@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.core.alerts import AlertSource
 from bot.core.errors import NotFoundError, ValidationError
-from bot.core.heartbeats import new_heartbeat
+from bot.core.heartbeats import new_heartbeat, resolve_signal
 from bot.core.model import GuildConfig, Member, zone
 from bot.core.permissions import ensure_can_configure
+from bot.core.ports import UnitOfWork
 from bot.core.services._base import Service
+from bot.core.services.alerts import ingest_signals
 from bot.core.webhooks import Webhook, hash_token, new_token, token_matches
 
 SETTABLE = frozenset(f.name for f in fields(GuildConfig)) - {"guild_id"}
@@ -44,6 +46,11 @@ class GuildService(Service):
             await uow.guilds.save(config)
             await uow.commit()
             return config
+
+
+async def end_silence(uow: UnitOfWork, webhook: Webhook, at: datetime) -> None:
+    """Resolve the heartbeat's open "missed" alert, if any (ingest ignores it otherwise)."""
+    await ingest_signals(uow, webhook, [resolve_signal(webhook, at)], at)
 
 
 class WebhookService(Service):
@@ -110,6 +117,8 @@ class WebhookService(Service):
                 raise NotFoundError(f"There is no active webhook {webhook_id} in this server.")
             webhook.revoked_at = self._clock.now()
             await uow.webhooks.save(webhook)
+            if webhook.source is AlertSource.HEARTBEAT:  # nothing could end its miss now
+                await end_silence(uow, webhook, webhook.revoked_at)
             await uow.commit()
             return webhook
 

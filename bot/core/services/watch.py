@@ -15,12 +15,13 @@ from bot.core import certs
 from bot.core.alerts import AlertSource
 from bot.core.certs import CertCheck, CertWatch, Problem
 from bot.core.errors import ConflictError, NotFoundError, ValidationError
-from bot.core.heartbeats import Heartbeat, missed_signal, ping_signal, restart_deadline
+from bot.core.heartbeats import Heartbeat, missed_signal, restart_deadline
 from bot.core.model import OPEN_STATUSES, EntryKind, EntrySource, Member
 from bot.core.permissions import ensure_can_change
 from bot.core.ports import CertificateProbe, Clock, StreamId, UnitOfWork, UnitOfWorkFactory
 from bot.core.services._base import Service, record
 from bot.core.services.alerts import ingest_signals
+from bot.core.services.guilds import end_silence
 from bot.core.webhooks import Webhook
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,9 @@ class HeartbeatService(Service):
             now = self._clock.now()
             heartbeat = await uow.heartbeats.ping(webhook.id, now)
             if heartbeat is not None:
-                # Always sent: ingest ignores it when nothing is open, and a miss claimed by a
-                # sweep racing this ping is resolved here rather than left open.
-                await ingest_signals(uow, webhook, [ping_signal(heartbeat, webhook.name, now)], now)
+                # Always offered: ingest ignores it when nothing is open, and a miss claimed by
+                # a sweep racing this ping is resolved here rather than left open.
+                await end_silence(uow, webhook, now)
             await uow.commit()
             return heartbeat
 

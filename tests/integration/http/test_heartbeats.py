@@ -137,9 +137,16 @@ async def test_a_restart_gives_passed_deadlines_their_grace(hooks: Hooks) -> Non
 
 
 async def test_revoked_heartbeats_never_fire(hooks: Hooks) -> None:
-    """A revoked heartbeat's deadline is not watched any more."""
+    """A revoked heartbeat's deadline is not watched any more; revoking one that is missed
+    resolves its alert (no ping could end it now)."""
+    missed, _ = await heartbeat(hooks, "gone")
+    hooks.clock.advance(minutes=7)
+    await hooks.services.heartbeats.fire_due()
     webhook, path = await heartbeat(hooks)
     admin = Member(Person(1, "carol"), manage_guild=True)
+    await hooks.services.webhooks.revoke(GUILD, admin, missed.id)
+    [alert] = await hooks.alerts()
+    assert alert.state is AlertState.RESOLVED and alert.resolved_at == hooks.clock.now()
     await hooks.services.webhooks.revoke(GUILD, admin, webhook.id)
     hooks.clock.advance(hours=1)
     assert await hooks.services.heartbeats.fire_due() == []
