@@ -8,11 +8,12 @@ incidents exactly like a monitor's.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 from datetime import datetime, timedelta
 
 from bot.core import certs
-from bot.core.alerts import AlertSource
+from bot.core.alerts import AlertSource, SignalAction
 from bot.core.certs import CertCheck, CertWatch, Problem
 from bot.core.errors import ConflictError, NotFoundError, ValidationError
 from bot.core.heartbeats import Heartbeat, missed_signal, restart_deadline
@@ -187,7 +188,7 @@ class CertWatchService(Service):
             now = self._clock.now()
             firing = await uow.alerts.find_firing(_streams(watch))
             signals = [
-                certs.signal(watch, a.stream_key.split(":", 1)[1], certs.SignalAction.RESOLVE, now)
+                certs.signal(watch, a.stream_key.split(":", 1)[1], SignalAction.RESOLVE, now)
                 for a in firing
             ]
             if signals:
@@ -196,7 +197,7 @@ class CertWatchService(Service):
             await uow.commit()
             return watch
 
-    async def check_due(self) -> list[CertWatch]:
+    async def check_due(self) -> builtins.list[CertWatch]:
         """Check every watch whose time has come (off the loop, several at a time)."""
         async with self._uow_factory() as uow:
             now = self._clock.now()

@@ -12,7 +12,8 @@ from datetime import timedelta
 import pytest
 
 from bot.core.alerts import AlertSource, AlertState
-from bot.core.model import Member, Person
+from bot.core.model import Member, Person, Severity
+from bot.core.services import IncidentRef
 from bot.core.webhooks import Webhook
 from tests.integration.http.conftest import GUILD, Hooks
 
@@ -152,3 +153,28 @@ async def test_revoked_heartbeats_never_fire(hooks: Hooks) -> None:
     assert await hooks.services.heartbeats.fire_due() == []
     assert (await hooks.client.get(path)).status == 404
     assert await hooks.services.timers.pending() == []
+
+
+async def test_a_missed_heartbeat_follows_its_open_incident(hooks: Hooks) -> None:
+    """Attached to an incident, the miss is on its timeline; the resolving ping and the next
+    silence follow it there, as any alert's stream does."""
+    admin = Member(Person(1, "carol"), manage_guild=True)
+    webhook, path = await heartbeat(hooks)
+    hooks.clock.advance(minutes=6)
+    await hooks.services.heartbeats.fire_due()
+    [alert] = await hooks.alerts()
+    incident = await hooks.services.incidents.declare(
+        GUILD, admin, title="Backups not running", severity=Severity.SEV3
+    )
+    await hooks.services.alerts.attach(GUILD, admin, alert.id, IncidentRef(incident.number))
+    hooks.clock.advance(minutes=1)
+    assert (await hooks.client.get(path)).status == 202
+    hooks.clock.advance(minutes=6)
+    await hooks.services.heartbeats.fire_due()
+    first, second = await hooks.alerts()
+    assert first.state is AlertState.RESOLVED and second.incident_id == incident.id
+    texts = [
+        e.text for e in await hooks.services.timeline.show(GUILD, IncidentRef(incident.number))
+    ]
+    assert texts.count("Alert firing: Heartbeat nightly-backup missed (nightly-backup)") == 2
+    assert "Alert resolved: Heartbeat nightly-backup missed" in texts

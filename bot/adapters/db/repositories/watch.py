@@ -106,7 +106,8 @@ class SqlHeartbeatRepository(SqlRepository):
             )
             .values(missed_at=now, due_at=None)
         )
-        return (await self._execute(statement)).rowcount == 1  # type: ignore[attr-defined]
+        claimed: bool = (await self._execute(statement)).rowcount == 1  # type: ignore[attr-defined]
+        return claimed
 
     async def move_deadline(self, webhook_id: int, due_at: datetime, before: datetime) -> None:
         """Move a deadline still earlier than `before` (a ping meanwhile wins)."""
