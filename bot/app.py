@@ -266,7 +266,7 @@ async def run(settings: Settings, role: str = "all", *, stop: asyncio.Event | No
         runner = await _start_http(runtime, bot, role)
         try:
             if scheduler is not None:
-                await runtime.services.heartbeats.restart()  # before any deadline fires
+                await _restart_heartbeats(runtime.services)  # before any deadline fires
                 await scheduler.start()
             log.info("opsroom running (role %s); stop with Ctrl-C or SIGTERM", role)
             await _until_stopped(stop, bot, token)
@@ -277,6 +277,15 @@ async def run(settings: Settings, role: str = "all", *, stop: asyncio.Event | No
             if bot is not None:
                 await bot.close()
             await runner.cleanup()
+
+
+async def _restart_heartbeats(services: Services) -> None:
+    """Give heartbeats due while Opsroom was down their grace; a database hiccup here only
+    means they fire without it (the sweeps retry on their own)."""
+    try:
+        await services.heartbeats.restart()
+    except StorageUnavailableError as exc:
+        log.warning("could not give missed heartbeats their grace at start (%s)", exc)
 
 
 async def _until_stopped(stop: asyncio.Event, bot: OpsroomBot | None, token: str | None) -> None:
