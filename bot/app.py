@@ -40,7 +40,7 @@ from bot.config import ConfigError, Settings
 from bot.core.alerts import AlertSource
 from bot.core.clock import SystemClock
 from bot.core.errors import StorageUnavailableError
-from bot.core.heartbeats import parse_schedule
+from bot.core.heartbeats import schedule_option
 from bot.core.ports import UnitOfWorkFactory
 from bot.core.services import Services
 
@@ -166,7 +166,7 @@ async def create_webhook(
 ) -> str:
     """Make a webhook token for a guild and return its URL (the only time it is shown);
     `every` and `grace` make a heartbeat's schedule."""
-    schedule = parse_schedule(every, grace) if every is not None else None
+    schedule = schedule_option(every, grace)
     async with open_runtime(settings) as runtime:
         webhook, token = await runtime.services.webhooks.create(
             guild_id,

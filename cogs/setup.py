@@ -21,7 +21,7 @@ from bot.adapters.discord.interactions import (
     services,
 )
 from bot.core.alerts import WEBHOOK_SOURCES, AlertSource
-from bot.core.heartbeats import Heartbeat, parse_schedule, schedule_text
+from bot.core.heartbeats import Heartbeat, schedule_option, schedule_text
 from bot.core.webhooks import Webhook
 
 SOURCES = [app_commands.Choice(name=s.value, value=s.value) for s in WEBHOOK_SOURCES]
@@ -133,7 +133,7 @@ class OpsroomCog(commands.GroupCog, group_name="opsroom", group_description="Set
         grace: app_commands.Range[str, 1, 20] | None = None,
     ) -> None:
         """Make a webhook URL for a monitor (or a heartbeat's); it is shown once."""
-        schedule = parse_schedule(every, grace) if every is not None else None
+        schedule = schedule_option(every, grace)
         made, token = await services(interaction).webhooks.create(
             guild_id(interaction),
             AlertSource(source.value),

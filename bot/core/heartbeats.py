@@ -70,6 +70,15 @@ def parse_schedule(every: str, grace: str | None) -> tuple[timedelta, timedelta]
     return period, slack
 
 
+def schedule_option(every: str | None, grace: str | None) -> tuple[timedelta, timedelta] | None:
+    """The schedule the `every` and `grace` options of a webhook command give, if any."""
+    if every is None:
+        if grace is not None:
+            raise ValidationError("`grace` goes with `every`: only heartbeats take them.")
+        return None
+    return parse_schedule(every, grace)
+
+
 def new_heartbeat(
     webhook_id: int, guild_id: int, every: timedelta, grace: timedelta, now: datetime
 ) -> Heartbeat:

@@ -79,6 +79,7 @@ async def test_heartbeat_webhook_and_its_last_ping(ready: World, clock: FakeCloc
         ({"source": "events", "every": "5m"}, "A heartbeat webhook needs `every`"),
         ({"source": "heartbeat", "every": "soon"}, "Could not read every 'soon'"),
         ({"source": "heartbeat", "every": "0s"}, "between 1 second and 31 days"),
+        ({"source": "heartbeat", "grace": "1m"}, "`grace` goes with `every`"),
     ],
 )
 async def test_heartbeat_options_are_checked(ready: World, options: dict, reply: str) -> None:
