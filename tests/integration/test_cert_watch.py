@@ -78,6 +78,12 @@ async def test_twenty_days_crosses_each_threshold_and_a_renewal_resolves_all(
         [stored] = await services.certs.list(GUILD)
         assert stored.not_after == leaf.not_after and stored.owner == OWNER
         assert stored.next_check_at == clock.now() + timedelta(hours=6)
+        [timer] = await services.timers.pending()
+        assert (timer.key, timer.sweep.value, timer.due_at) == (
+            f"certificate:{watch.id}",
+            "certificates",
+            stored.next_check_at,
+        )
 
         # Six hours on: checked again (at least every 6 hours), still quiet.
         assert await move_to(services, clock, clock.now() + timedelta(hours=6))

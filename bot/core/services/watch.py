@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.core import certs
-from bot.core.alerts import AlertSource, SignalAction
+from bot.core.alerts import Alert, AlertSource, SignalAction
 from bot.core.certs import CertCheck, CertWatch, Problem
 from bot.core.errors import ConflictError, NotFoundError, ValidationError
 from bot.core.heartbeats import Heartbeat, missed_signal, restart_deadline
@@ -115,6 +115,11 @@ def _streams(watch: CertWatch) -> list[StreamId]:
     ]
 
 
+def _stage(alert: Alert) -> str:
+    """The stage a certificate alert is for (its stream key is `watch id:stage`)."""
+    return alert.stream_key.split(":", 1)[1]
+
+
 def _text(value: str | None, what: str) -> str | None:
     if value is None or not value.strip():
         return None
@@ -187,10 +192,7 @@ class CertWatchService(Service):
                 raise NotFoundError(f"There is no certificate watch {watch_id} in this server.")
             now = self._clock.now()
             firing = await uow.alerts.find_firing(_streams(watch))
-            signals = [
-                certs.signal(watch, a.stream_key.split(":", 1)[1], SignalAction.RESOLVE, now)
-                for a in firing
-            ]
+            signals = [certs.signal(watch, _stage(a), SignalAction.RESOLVE, now) for a in firing]
             if signals:
                 await ingest_signals(uow, _pseudo_webhook(watch, now), signals, now)
             await uow.cert_watches.remove(watch_id)
@@ -209,7 +211,11 @@ class CertWatchService(Service):
 
         async def one(watch: CertWatch) -> CertCheck:
             async with gate:
-                return await self.probe.check(watch.host, watch.port)
+                try:
+                    return await self.probe.check(watch.host, watch.port)
+                except Exception as exc:  # a probe bug must not stop the other checks
+                    log.exception("checking %s failed", watch.where)
+                    return CertCheck(None, Problem.UNREACHABLE, f"the check failed: {exc}")
 
         results = await asyncio.gather(*(one(w) for w in due))
         for watch, check in zip(due, results, strict=True):
@@ -225,9 +231,7 @@ class CertWatchService(Service):
         self, uow: UnitOfWork, watch: CertWatch, check: CertCheck, now: datetime
     ) -> None:
         """Record a check: alerts opened and resolved, the next check, the incident post."""
-        firing = {
-            a.stream_key.split(":", 1)[1] for a in await uow.alerts.find_firing(_streams(watch))
-        }
+        firing = {_stage(a) for a in await uow.alerts.find_firing(_streams(watch))}
         signals = certs.judge(watch, check, now, firing)
         await uow.cert_watches.save(watch)
         if signals:
@@ -241,7 +245,7 @@ class CertWatchService(Service):
         urgent = [
             a
             for a in await uow.alerts.find_firing(_streams(watch))
-            if a.stream_key.split(":", 1)[1] in certs.ESCALATING
+            if _stage(a) in certs.ESCALATING
         ]
         if not urgent:
             return

@@ -59,6 +59,13 @@ async def test_any_ping_moves_the_deadline(
     assert after.last_ping_at == hooks.clock.now()
     assert after.due_at == hooks.clock.now() + EVERY + GRACE
     assert await hooks.alerts() == []
+    # The scheduler's plan follows the stored deadline (no timer lives only in memory).
+    [timer] = await hooks.services.timers.pending()
+    assert (timer.key, timer.sweep.value, timer.due_at) == (
+        f"heartbeat:{webhook.id}",
+        "heartbeats",
+        after.due_at,
+    )
 
 
 async def test_wrong_method_and_token(hooks: Hooks) -> None:
