@@ -14,7 +14,9 @@ from bot.adapters.db.errors import session_url, storage_errors
 from bot.adapters.db.repositories import (
     SqlActionRepository,
     SqlAlertRepository,
+    SqlCertWatchRepository,
     SqlGuildRepository,
+    SqlHeartbeatRepository,
     SqlIncidentRepository,
     SqlMetaRepository,
     SqlNoteRepository,
@@ -26,8 +28,10 @@ from bot.adapters.db.repositories import (
 from bot.core.ports import (
     ActionRepository,
     AlertRepository,
+    CertWatchRepository,
     Clock,
     GuildRepository,
+    HeartbeatRepository,
     IncidentRepository,
     MetaRepository,
     NoteRepository,
@@ -61,6 +65,8 @@ class SqlUnitOfWork:
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    heartbeats: HeartbeatRepository
+    cert_watches: CertWatchRepository
 
     def __init__(
         self,
@@ -121,6 +127,8 @@ class SqlUnitOfWork:
         self.meta = SqlMetaRepository(session)
         self.outbox = SqlOutboxRepository(session, self._clock)
         self.reminders = SqlReminderRepository(session)
+        self.heartbeats = SqlHeartbeatRepository(session)
+        self.cert_watches = SqlCertWatchRepository(session)
         return self
 
     async def commit(self) -> None:
