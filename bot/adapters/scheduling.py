@@ -108,13 +108,15 @@ class OpsroomScheduler:
 
     @classmethod
     def for_services(cls, services: Services, *, clock: Clock, **options: Any) -> OpsroomScheduler:
-        """The scheduler `opsroom run` uses: reminders and escalations of the core."""
+        """The scheduler `opsroom run` uses: reminders, escalations, heartbeats, certificates."""
         limit = int(options.pop("limit", TIMERS))
         return cls(
             functools.partial(services.timers.pending, limit),
             {
                 Sweep.REMINDERS: services.reminders.fire_due,
                 Sweep.ESCALATIONS: services.alerts.escalate_due,
+                Sweep.HEARTBEATS: services.heartbeats.fire_due,
+                Sweep.CERTIFICATES: services.certs.check_due,
             },
             clock=clock,
             among=services.timers.among,
@@ -252,7 +254,17 @@ class OpsroomScheduler:
         assert self._among is not None
         planned = 0
         async with self._replan_lock:
-            ordered = sorted(keys)
+            every = sorted(key for key in keys if key.endswith(":*"))
+            if every:  # whole kinds: plan what is stored, drop that kind's other jobs
+                found = {timer.key: timer for timer in await self._among(every)}
+                prefixes = tuple(key[:-1] for key in every)
+                for job in self._scheduler.get_jobs():
+                    if job.id.startswith(prefixes) and job.id not in found:
+                        self._remove(job.id)
+                for timer in found.values():
+                    self._plan(timer)
+                planned += len(found)
+            ordered = sorted(key for key in keys if not key.endswith(":*"))
             for start in range(0, len(ordered), CHANGED_CHUNK):
                 chunk = ordered[start : start + CHANGED_CHUNK]
                 found = {timer.key: timer for timer in await self._among(chunk)}

@@ -1,6 +1,6 @@
 """Monitor alerts: what a parsed notification says, and the identity, dedupe and escalation rules.
 
-Identity (PRODUCT.md §5). Every source names a *stream* — the thing being watched: an
+Identity. Every source names a *stream* — the thing being watched: an
 Alertmanager/Grafana fingerprint, an UptimeRobot monitor id, an Events v2 dedup_key. Within a
 stream an *episode* is one firing-to-resolved stretch:
 
@@ -29,6 +29,12 @@ class AlertSource(StrEnum):
     ALERTMANAGER = "alertmanager"
     GRAFANA = "grafana"
     EVENTS = "events"
+    HEARTBEAT = "heartbeat"  # a dead man's switch: pings are its webhook, silence its alert
+    CERTIFICATE = "certificate"  # `/watch cert`: the bot's own TLS checks, no webhook
+
+
+WEBHOOK_SOURCES = tuple(s for s in AlertSource if s is not AlertSource.CERTIFICATE)
+"""The sources a webhook can be made for (certificate alerts come from the bot itself)."""
 
 
 class AlertState(StrEnum):

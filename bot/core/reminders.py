@@ -152,6 +152,8 @@ class Sweep(StrEnum):
 
     REMINDERS = "reminders"
     ESCALATIONS = "escalations"
+    HEARTBEATS = "heartbeats"  # deadlines of heartbeat webhooks
+    CERTIFICATES = "certificates"  # checks of watched TLS certificates
 
 
 @dataclass(frozen=True)
@@ -163,17 +165,34 @@ class Timer:
     due_at: datetime
 
 
-_KEY_PREFIX = {Sweep.REMINDERS: "reminder", Sweep.ESCALATIONS: "escalation"}
+_KEY_PREFIX = {
+    Sweep.REMINDERS: "reminder",
+    Sweep.ESCALATIONS: "escalation",
+    Sweep.HEARTBEATS: "heartbeat",
+    Sweep.CERTIFICATES: "certificate",
+}
 _KEY_SWEEP = {prefix: sweep for sweep, prefix in _KEY_PREFIX.items()}
+EVERY = "*"
 
 
 def timer_key(sweep: Sweep, subject_id: int) -> str:
-    """The key of a timer: `reminder:<reminder id>` or `escalation:<alert id>`."""
+    """The key of a timer: `reminder:<reminder id>`, `escalation:<alert id>`,
+    `heartbeat:<webhook id>` or `certificate:<watch id>`."""
     return f"{_KEY_PREFIX[sweep]}:{subject_id}"
 
 
-def parse_timer_key(key: str) -> tuple[Sweep, int] | None:
-    """`timer_key`'s inverse; None for a key that names no timer."""
+def every_timer_key(sweep: Sweep) -> str:
+    """The key that stands for every timer of a sweep (`heartbeat:*`)."""
+    return f"{_KEY_PREFIX[sweep]}:{EVERY}"
+
+
+def parse_timer_key(key: str) -> tuple[Sweep, int | None] | None:
+    """`timer_key`'s inverse (None as the number for `every_timer_key`); None for a key
+    that names no timer."""
     prefix, _, number = key.partition(":")
     sweep = _KEY_SWEEP.get(prefix)
-    return (sweep, int(number)) if sweep is not None and number.isdigit() else None
+    if sweep is None:
+        return None
+    if number == EVERY:
+        return sweep, None
+    return (sweep, int(number)) if number.isdigit() else None

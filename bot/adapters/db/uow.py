@@ -14,7 +14,9 @@ from bot.adapters.db.errors import session_url, storage_errors
 from bot.adapters.db.repositories import (
     SqlActionRepository,
     SqlAlertRepository,
+    SqlCertWatchRepository,
     SqlGuildRepository,
+    SqlHeartbeatRepository,
     SqlIncidentRepository,
     SqlMetaRepository,
     SqlNoteRepository,
@@ -26,8 +28,10 @@ from bot.adapters.db.repositories import (
 from bot.core.ports import (
     ActionRepository,
     AlertRepository,
+    CertWatchRepository,
     Clock,
     GuildRepository,
+    HeartbeatRepository,
     IncidentRepository,
     MetaRepository,
     NoteRepository,
@@ -36,6 +40,7 @@ from bot.core.ports import (
     TimelineRepository,
     WebhookRepository,
 )
+from bot.core.reminders import Sweep, every_timer_key
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,8 @@ class SqlUnitOfWork:
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    heartbeats: HeartbeatRepository
+    cert_watches: CertWatchRepository
 
     def __init__(
         self,
@@ -127,6 +134,12 @@ class SqlUnitOfWork:
         self.meta = SqlMetaRepository(session)
         self.outbox = SqlOutboxRepository(session, self._clock)
         self.reminders = SqlReminderRepository(session, self._touched)
+        self.heartbeats = SqlHeartbeatRepository(session)
+        self.cert_watches = SqlCertWatchRepository(session)
+        watched = ((self.heartbeats, Sweep.HEARTBEATS), (self.cert_watches, Sweep.CERTIFICATES))
+        for repository, sweep in watched:  # any write: re-plan that kind's timers
+            repository.writes_timers = self._touched
+            repository.timer_wildcard = every_timer_key(sweep)
         return self
 
     async def commit(self) -> None:

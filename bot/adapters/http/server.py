@@ -61,6 +61,7 @@ def build_web_app(
             ),
             limiter=rate_limiter or TokenBucketLimiter(),
             writer=writer,
+            heartbeats=services.heartbeats,
         ),
     )
     add_metrics_route(app, metrics)

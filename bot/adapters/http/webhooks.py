@@ -22,10 +22,11 @@ from bot.adapters.http.parsers import PARSERS, events
 from bot.adapters.http.ratelimit import TokenBucketLimiter, retry_after
 from bot.core.alerts import AlertSignal, AlertSource
 from bot.core.errors import NotFoundError
+from bot.core.services import HeartbeatService
 from bot.core.webhooks import Webhook
 
 MAX_BODY = 16 * 1024 * 1024
-"""Largest accepted body (PRODUCT.md §5); a 500-alert Alertmanager group is about 131 KB."""
+"""Largest accepted body (16 MiB); a 500-alert Alertmanager group is about 131 KB."""
 
 NOT_FOUND = "unknown or revoked webhook"
 METHODS: dict[AlertSource, frozenset[str]] = {
@@ -33,6 +34,8 @@ METHODS: dict[AlertSource, frozenset[str]] = {
     AlertSource.ALERTMANAGER: frozenset({"POST"}),
     AlertSource.GRAFANA: frozenset({"POST", "PUT"}),  # Grafana's contact point can use PUT
     AlertSource.EVENTS: frozenset({"POST"}),
+    # Any sender: cron's curl (GET), a load balancer's probe (HEAD), Alertmanager (POST).
+    AlertSource.HEARTBEAT: frozenset({"GET", "HEAD", "POST"}),
 }
 
 
@@ -43,6 +46,7 @@ class WebhookRoutes:
     authenticator: WebhookAuthenticator
     limiter: TokenBucketLimiter
     writer: IngestWriter
+    heartbeats: HeartbeatService | None = None
 
 
 ROUTES_KEY = web.AppKey("webhook_routes", WebhookRoutes)
@@ -54,7 +58,9 @@ def _source(request: web.Request) -> AlertSource:
         source = AlertSource(request.match_info["source"])
     except ValueError:
         raise HttpError(404, NOT_FOUND) from None
-    allowed = METHODS[source]
+    allowed = METHODS.get(source)
+    if allowed is None:  # a source no webhook can have (certificate alerts)
+        raise HttpError(404, NOT_FOUND)
     if request.method not in allowed:
         raise HttpError(405, "method not allowed", {"Allow": ", ".join(sorted(allowed))})
     return source
@@ -124,6 +130,9 @@ def _check_signature(webhook: Webhook, body: bytes, request: web.Request) -> Non
 async def _ingest(request: web.Request, source: AlertSource, token: str | None) -> web.Response:
     """Authenticate, parse, store durably, answer."""
     webhook = await _authorize(request, token, source) if token is not None else None
+    if source is AlertSource.HEARTBEAT:
+        assert webhook is not None
+        return await _ping(request, webhook)
     body = await _body(request)
     content_type = request.headers.get("Content-Type")
     if source is AlertSource.EVENTS:
@@ -154,6 +163,14 @@ async def _ingest(request: web.Request, source: AlertSource, token: str | None) 
         },
         status=202,
     )
+
+
+async def _ping(request: web.Request, webhook: Webhook) -> web.Response:
+    """A heartbeat: whatever the body says, its arrival is the news (the body is not read)."""
+    heartbeats = request.app[ROUTES_KEY].heartbeats
+    if heartbeats is None or await heartbeats.ping(webhook) is None:
+        raise HttpError(404, NOT_FOUND)
+    return web.json_response({"status": "success", "message": "Heartbeat received"}, status=202)
 
 
 async def _store(

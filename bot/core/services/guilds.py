@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from datetime import datetime, timedelta
 
 from bot.core.alerts import AlertSource
 from bot.core.errors import NotFoundError, ValidationError
+from bot.core.events import Event, Topic
+from bot.core.heartbeats import new_heartbeat, resolve_signal
 from bot.core.model import GuildConfig, Member, zone
 from bot.core.permissions import ensure_can_configure
+from bot.core.ports import UnitOfWork
 from bot.core.services._base import Service
+from bot.core.services.alerts import ingest_signals
 from bot.core.webhooks import Webhook, hash_token, new_token, token_matches
 
 SETTABLE = frozenset(f.name for f in fields(GuildConfig)) - {"guild_id"}
@@ -36,12 +41,22 @@ class GuildService(Service):
                 raise ValidationError(f"{name.replace('_', ' ')} must be between 1 and 1440.")
         async with self._uow_factory() as uow:
             config = await uow.guilds.get(guild_id) or GuildConfig(guild_id)
+            had_alerts_channel = config.alerts_channel_id is not None
             for name, value in changes.items():
                 if value is not None:
                     setattr(config, name, value)
             await uow.guilds.save(config)
+            if config.alerts_channel_id is not None and not had_alerts_channel:
+                # Alerts that arrived before setup were stored, not shown: show them now.
+                for alert_id in await uow.alerts.unshown(guild_id):
+                    await uow.outbox.add(Event(Topic.ALERT_CHANGED, guild_id, alert_id))
             await uow.commit()
             return config
+
+
+async def end_silence(uow: UnitOfWork, webhook: Webhook, at: datetime) -> None:
+    """Resolve the heartbeat's open "missed" alert, if any (ingest ignores it otherwise)."""
+    await ingest_signals(uow, webhook, [resolve_signal(webhook, at)], at)
 
 
 class WebhookService(Service):
@@ -55,11 +70,17 @@ class WebhookService(Service):
         actor: Member | None,
         *,
         signing_secret: str | None = None,
+        heartbeat: tuple[timedelta, timedelta] | None = None,
     ) -> tuple[Webhook, str]:
         """A new webhook and its token, which is returned this once and never stored.
 
-        `signing_secret` (Grafana only) makes every request carry a valid HMAC signature.
+        `signing_secret` (Grafana only) makes every request carry a valid HMAC signature;
+        `heartbeat` (every, grace) is required for, and only for, the heartbeat source.
         """
+        if (heartbeat is None) is (source is AlertSource.HEARTBEAT):
+            raise ValidationError(
+                "A heartbeat webhook needs `every` (e.g. 5m); other sources take none."
+            )
         if actor is not None:  # None: the operator on the server's command line
             ensure_can_configure(actor)
         if signing_secret is not None:
@@ -79,6 +100,12 @@ class WebhookService(Service):
         )
         async with self._uow_factory() as uow:
             await uow.webhooks.add(webhook)
+            if heartbeat is not None:
+                assert webhook.id is not None
+                every, grace = heartbeat
+                await uow.heartbeats.add(
+                    new_heartbeat(webhook.id, guild_id, every, grace, webhook.created_at)
+                )
             await uow.commit()
         return webhook, token
 
@@ -96,6 +123,8 @@ class WebhookService(Service):
                 raise NotFoundError(f"There is no active webhook {webhook_id} in this server.")
             webhook.revoked_at = self._clock.now()
             await uow.webhooks.save(webhook)
+            if webhook.source is AlertSource.HEARTBEAT:  # nothing could end its miss now
+                await end_silence(uow, webhook, webhook.revoked_at)
             await uow.commit()
             return webhook
 

@@ -168,32 +168,57 @@ class TimerService(Service):
     """What the scheduler must wake up for, read from storage (it keeps no state of its own)."""
 
     async def pending(self, limit: int = TIMERS) -> list[Timer]:
-        """The soonest pending reminders and alert escalations, soonest first."""
+        """The soonest pending reminders, alert escalations, heartbeat deadlines and
+        certificate checks, soonest first."""
         async with self._uow_factory() as uow:
             reminders = await uow.reminders.upcoming(limit)
             escalations = await uow.alerts.escalation_times(limit)
-        return _timers(reminders, escalations)
+            heartbeats = await uow.heartbeats.deadlines(limit)
+            checks = await uow.cert_watches.next_checks(limit)
+        return _timers(reminders, escalations, heartbeats, checks)
 
-    async def among(self, keys: Collection[str]) -> list[Timer]:
+    async def among(self, keys: Collection[str], limit: int = TIMERS) -> list[Timer]:
         """Those of these timers (by key) that are still pending, soonest first: what the
-        scheduler re-reads after a commit that touched them (the others are gone)."""
-        ids: dict[Sweep, list[int]] = {Sweep.REMINDERS: [], Sweep.ESCALATIONS: []}
+        scheduler re-reads after a commit that touched them (the others are gone). A key
+        `heartbeat:*` or `certificate:*` stands for every timer of that kind (the soonest
+        `limit`): their writes are not tracked one by one."""
+        ids: dict[Sweep, list[int]] = {sweep: [] for sweep in Sweep}
+        whole: set[Sweep] = set()
         for key in keys:
             parsed = parse_timer_key(key)
-            if parsed is not None:
-                ids[parsed[0]].append(parsed[1])
+            if parsed is None:
+                continue
+            sweep, number = parsed
+            if number is None:
+                whole.add(sweep)
+            else:
+                ids[sweep].append(number)
         async with self._uow_factory() as uow:
             reminders = await uow.reminders.pending_among(ids[Sweep.REMINDERS])
             escalations = await uow.alerts.escalation_times_of(ids[Sweep.ESCALATIONS])
-        return _timers(reminders, escalations)
+            heartbeats = []
+            if Sweep.HEARTBEATS in whole:
+                heartbeats = await uow.heartbeats.deadlines(limit)
+            checks = []
+            if Sweep.CERTIFICATES in whole:
+                checks = await uow.cert_watches.next_checks(limit)
+        return _timers(reminders, escalations, heartbeats, checks)
 
 
-def _timers(reminders: list[Reminder], escalations: list[tuple[int, datetime]]) -> list[Timer]:
-    """Stored reminders and escalation times as timers, soonest first."""
+def _timers(
+    reminders: list[Reminder],
+    escalations: list[tuple[int, datetime]],
+    heartbeats: list[tuple[int, datetime]],
+    checks: list[tuple[int, datetime]],
+) -> list[Timer]:
+    """Stored due times as timers, soonest first."""
     timers = [
         Timer(timer_key(Sweep.REMINDERS, r.id or 0), Sweep.REMINDERS, r.due_at) for r in reminders
     ]
-    timers += [
-        Timer(timer_key(Sweep.ESCALATIONS, a), Sweep.ESCALATIONS, at) for a, at in escalations
-    ]
+    for sweep, times in (
+        (Sweep.ESCALATIONS, escalations),
+        (Sweep.HEARTBEATS, heartbeats),
+        (Sweep.CERTIFICATES, checks),
+    ):
+        timers += [Timer(timer_key(sweep, subject), sweep, at) for subject, at in times]
     return sorted(timers, key=lambda t: (t.due_at, t.key))

@@ -15,8 +15,21 @@ from bot.core.errors import NotFoundError
 from bot.core.model import Person
 
 
+def _writes(statement: Executable) -> bool:
+    """Whether a statement changes rows."""
+    return bool(getattr(statement, "is_dml", False))
+
+
 class SqlRepository:
-    """Base of the `Sql…Repository` classes: one AsyncSession, statements run through here."""
+    """Base of the `Sql…Repository` classes: one AsyncSession, statements run through here.
+
+    A repository whose writes move timers it does not name one by one gets `writes_timers`
+    (the unit of work's set of touched timer keys) and `timer_wildcard`: every INSERT,
+    UPDATE or DELETE it runs adds that key.
+    """
+
+    writes_timers: set[str] | None = None
+    timer_wildcard: str | None = None
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -34,7 +47,10 @@ class SqlRepository:
         """
         with storage_errors(session_url(self._session)):
             connection = await self._session.connection()
-            return await connection.execute(statement, params)
+            result = await connection.execute(statement, params)
+        if self.writes_timers is not None and self.timer_wildcard and _writes(statement):
+            self.writes_timers.add(self.timer_wildcard)
+        return result
 
     @property
     def _dialect(self) -> str:
