@@ -24,7 +24,7 @@ from bot.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("uptimerobot", "alertmanager", "grafana", "events")
+SOURCES = ("uptimerobot", "alertmanager", "grafana", "events", "uptimekuma")
 ROLES = ("all", "web", "bot")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 

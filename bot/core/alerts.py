@@ -29,6 +29,7 @@ class AlertSource(StrEnum):
     ALERTMANAGER = "alertmanager"
     GRAFANA = "grafana"
     EVENTS = "events"
+    UPTIMEKUMA = "uptimekuma"
 
 
 class AlertState(StrEnum):

@@ -79,6 +79,7 @@ def samples() -> dict[str, Any]:
         "grafana": grafana,
         "events": trigger,
         "uptimerobot": fixture_json("uptimerobot/down.json"),
+        "uptimekuma": fixture_json("uptimekuma/down.json"),
     }
 
 
