@@ -158,11 +158,20 @@ async def create_webhook(
     source: str,
     name: str | None,
     signing_secret: str | None = None,
+    *,
+    signature_header: str | None = None,
+    timestamp_header: str | None = None,
 ) -> str:
     """Make a webhook token for a guild and return its URL (the only time it is shown)."""
     async with open_runtime(settings) as runtime:
         webhook, token = await runtime.services.webhooks.create(
-            guild_id, AlertSource(source), name, actor=None, signing_secret=signing_secret
+            guild_id,
+            AlertSource(source),
+            name,
+            actor=None,
+            signing_secret=signing_secret,
+            signature_header=signature_header,
+            timestamp_header=timestamp_header,
         )
     log.info("created webhook %s (%s) for guild %s", webhook.id, source, guild_id)
     return f"{settings.public_url}/hooks/{source}/{token}"

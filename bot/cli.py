@@ -88,7 +88,15 @@ def _cmd_webhook_create(args: argparse.Namespace) -> int:
     from bot import app
 
     url = asyncio.run(
-        app.create_webhook(settings, args.guild, args.source, args.name, args.signing_secret)
+        app.create_webhook(
+            settings,
+            args.guild,
+            args.source,
+            args.name,
+            args.signing_secret,
+            signature_header=args.signature_header,
+            timestamp_header=args.timestamp_header,
+        )
     )
     print(url)
     print(
@@ -178,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECRET",
         help="grafana only: the contact point's HMAC secret; unsigned requests are refused",
     )
+    for flag, default in (("signature", "X-Grafana-Alerting-Signature"), ("timestamp", "none")):
+        create.add_argument(
+            f"--{flag}-header",
+            metavar="H",
+            help=f"grafana only: the contact point's {flag} header name (default: {default})",
+        )
     create.set_defaults(handler=_cmd_webhook_create)
 
     export = commands.add_parser("export", help="print an incident's postmortem draft (Markdown)")

@@ -19,7 +19,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.adapters.http.auth import WebhookAuthenticator, bearer_token, signature_valid
+from bot.adapters.http.auth import (
+    SIGNATURE_HEADER,
+    WebhookAuthenticator,
+    bearer_token,
+    signature_valid,
+)
 from bot.adapters.http.bodies import MAX_BODY, MAX_EVENT_BODY, content_encoding, read_body
 from bot.adapters.http.errors import HttpError
 from bot.adapters.http.ingest import IngestWriter
@@ -108,9 +113,14 @@ async def _authorize(request: web.Request, token: str, source: AlertSource) -> W
 def _check_signature(webhook: Webhook, body: bytes, request: web.Request) -> None:
     """Webhooks with a signing secret accept only bodies signed with it (Grafana's HMAC)."""
     if webhook.signing_secret and not signature_valid(
-        webhook.signing_secret, body, request.headers
+        webhook.signing_secret,
+        body,
+        request.headers,
+        signature_header=webhook.signature_header,
+        timestamp_header=webhook.timestamp_header,
     ):
-        raise HttpError(401, "missing or invalid X-Grafana-Alerting-Signature")
+        header = webhook.signature_header or SIGNATURE_HEADER
+        raise HttpError(401, f"missing or invalid {header}")
 
 
 async def _ingest(request: web.Request, source: AlertSource, token: str | None) -> web.Response:
