@@ -25,10 +25,12 @@ from bot.adapters.db import (
     SqlUnitOfWork,
     check_connection,
     create_engine,
+    head_revision,
     session_factory,
     upgrade_to_head,
 )
 from bot.adapters.db.errors import storage_errors
+from bot.adapters.db.readiness import DatabaseReadiness
 from bot.adapters.discord import OpsroomBot, create_bot, point_at
 from bot.adapters.discord import sync_commands as discord_sync
 from bot.adapters.http.health import ReadinessCheck
@@ -76,9 +78,13 @@ class Runtime:
     services: Services
     commits: CommitSignal
     metrics: Metrics
+    readiness: DatabaseReadiness | None = None  # set once migrated and connected
 
     async def database_problem(self) -> str | None:
-        """None when the database answers, else why not (for /readyz)."""
+        """None when the database answers with Opsroom's schema (and, on SQLite, is still
+        the file that was opened), else why not (for /readyz)."""
+        if self.readiness is not None:
+            return await self.readiness.problem()
         try:
             await check_connection(self.engine)
         except StorageUnavailableError as exc:
@@ -147,7 +153,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             return SqlUnitOfWork(sessions, on_commit=commits)
 
         services = Services.build(uow_factory, SystemClock())
-        yield Runtime(settings, engine, uow_factory, services, commits, Metrics())
+        runtime = Runtime(settings, engine, uow_factory, services, commits, Metrics())
+        runtime.readiness = DatabaseReadiness(engine, head_revision())
+        yield runtime
     finally:
         await engine.dispose()
 
@@ -216,6 +224,7 @@ async def _start_http(runtime: Runtime, bot: OpsroomBot | None, role: str) -> we
         metrics=runtime.metrics,
         readiness_checks=checks,
         accept_webhooks=role != "bot",
+        storage_guard=runtime.readiness.file_problem if runtime.readiness else None,
     )
     runner = web.AppRunner(app, access_log=None)  # no access log: webhook URLs carry tokens
     await runner.setup()
