@@ -126,6 +126,7 @@ async def test_real_prometheus_rule_through_webhook_and_pagerduty_receivers(
     target.router.add_get("/metrics", metrics)
     demo = TestServer(target, host="127.0.0.1")
     await demo.start_server()
+    instance = f"127.0.0.1:{demo.port}"
     _, by_path = await hooks.webhook(AlertSource.ALERTMANAGER)
     _, bearer = await hooks.webhook(AlertSource.ALERTMANAGER, guild_id=GUILD + 1)
     _, events = await hooks.webhook(AlertSource.EVENTS)
@@ -151,7 +152,7 @@ async def test_real_prometheus_rule_through_webhook_and_pagerduty_receivers(
             running_alertmanager(tmp_path, "", config_text=config) as alertmanager,
             running_prometheus(
                 tmp_path,
-                f"127.0.0.1:{demo.port}",
+                instance,
                 alertmanager.removeprefix("http://"),
                 RULES,
             ),
@@ -171,5 +172,5 @@ async def test_real_prometheus_rule_through_webhook_and_pagerduty_receivers(
     via_bearer = found[(GUILD + 1, AlertSource.ALERTMANAGER)]
     assert webhook.title == via_bearer.title == "The demo service is broken"
     paged = found[(GUILD, AlertSource.EVENTS)]  # "[FIRING:1] OpsroomDemoBroken (… critical)"
-    assert paged.title == f"OpsroomDemoBroken (127.0.0.1:{demo.port} demo critical)"
+    assert paged.title == f"OpsroomDemoBroken ({instance} demo critical)"
     assert (paged.monitor, paged.severity) == ("Alertmanager", "error")
