@@ -22,6 +22,7 @@ from bot.adapters.discord.interactions import (
 )
 from bot.core.alerts import AlertSource
 from bot.core.webhooks import Webhook
+from bot.monitor_guides import guide_for
 
 SOURCES = [app_commands.Choice(name=s.value, value=s.value) for s in AlertSource]
 
@@ -169,6 +170,7 @@ def webhook_created(webhook: Webhook, token: str, public_url: str) -> str:
             f"PagerDuty Events v2 clients can instead post to `{public_url}/hooks/events` "
             "with the token as `routing_key`."
         )
+    text += f"\nWhat to paste into the monitor: `{guide_for(webhook.source.value)}`."
     return text + "\nLost it? Revoke it with `/opsroom revoke` and make a new one."
 
 

@@ -270,6 +270,21 @@ async def test_uptime_kuma_pagerduty_provider(hooks: Hooks) -> None:
     assert alert.state is AlertState.RESOLVED
 
 
+def github_slug(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_guide_link_has_its_section() -> None:
+    """Each link `/opsroom webhook` hands out points at a heading of the doc."""
+    from bot.monitor_guides import SECTIONS
+
+    headings = re.findall(r"^#{1,3} (.+)$", DOC.read_text(encoding="utf-8"), re.M)
+    slugs = {github_slug(heading) for heading in headings}
+    assert set(SECTIONS.values()) <= slugs
+    assert {"healthchecksio", "plain-curl", "uptime-kuma"} <= slugs
+
+
 def test_doc_names_only_real_sources() -> None:
     """Every source the doc tells users to pick exists."""
     named = set(re.findall(r"\| `([a-z]+)`", DOC.read_text(encoding="utf-8")))
