@@ -25,6 +25,8 @@ RETRY_AFTER_SECONDS = 5
 """What a 503 asks a sender to wait: long enough for a locked or briefly full database to
 recover, short enough that an alert is late by seconds, not minutes."""
 _SOURCES = frozenset(source.value for source in AlertSource)
+EVENTS_CLIENT_PATHS = ("/hooks/events/v2/enqueue", "/v2/enqueue")
+"""Where PagerDuty's client libraries post (they append `/v2/enqueue` to a base URL)."""
 _MESSAGES = {
     404: "not found",
     405: "method not allowed",
@@ -60,7 +62,7 @@ def error_middleware(metrics: Metrics | None = None) -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        is_events_path = request.path == "/v2/enqueue"
+        is_events_path = request.path in EVENTS_CLIENT_PATHS
         try:
             response = await handler(request)
         except HttpError as exc:

@@ -26,7 +26,7 @@ from bot.adapters.http.auth import (
     signature_valid,
 )
 from bot.adapters.http.bodies import MAX_BODY, MAX_EVENT_BODY, content_encoding, read_body
-from bot.adapters.http.errors import HttpError
+from bot.adapters.http.errors import EVENTS_CLIENT_PATHS, HttpError
 from bot.adapters.http.ingest import IngestWriter
 from bot.adapters.http.parsers import PARSERS, events
 from bot.adapters.http.ratelimit import TokenBucketLimiter, retry_after
@@ -42,7 +42,6 @@ METHODS: dict[AlertSource, frozenset[str]] = {
     AlertSource.EVENTS: frozenset({"POST"}),
     AlertSource.UPTIMEKUMA: frozenset({"GET", "POST"}),  # its Webhook provider can use GET
 }
-EVENTS_PATHS = ("/hooks/events/v2/enqueue", "/v2/enqueue")
 
 
 @dataclass(frozen=True)
@@ -173,5 +172,5 @@ def add_webhook_routes(app: web.Application, routes: WebhookRoutes) -> None:
     app[ROUTES_KEY] = routes
     app.router.add_route("*", "/hooks/{source}/{token}", hook_by_path)
     app.router.add_route("*", "/hooks/{source}", hook_by_header)
-    for path in EVENTS_PATHS:
+    for path in EVENTS_CLIENT_PATHS:
         app.router.add_route("*", path, hook_by_header)

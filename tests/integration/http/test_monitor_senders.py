@@ -201,6 +201,8 @@ async def test_events_paths_answer_as_pagerduty(hooks: Hooks, path: str) -> None
     assert len(answer["dedup_key"]) == 32
     (alert,) = await hooks.alerts()
     assert alert.stream_key == answer["dedup_key"]
+    metrics = await (await hooks.client.get("/metrics")).text()
+    assert 'opsroom_webhook_requests_total{source="events",status="202"} 1.0' in metrics
 
 
 async def test_curl_form_typed_json_is_read_as_json(hooks: Hooks) -> None:
