@@ -113,12 +113,12 @@ a StorageUnavailableError (a 503 with Retry-After, one line in Discord) with thi
 
 PG_OUTAGES = {
     "53": "the database server is out of resources (disk, memory or connections)",
-    "25006": "the database is read-only",
     "42P01": "Opsroom's tables are missing (run `opsroom migrate`)",
     "3D000": "the database does not exist",
     "57P": "the database server is shutting down or starting",
 }
-"""PostgreSQL SQLSTATEs (or their prefixes) with the same meaning."""
+"""PostgreSQL SQLSTATEs (or their prefixes) with the same meaning. Not 25006 (a write in a
+READ ONLY transaction): Opsroom's own readers are read-only, so that one is a bug to see."""
 
 
 def _outage(error: sa_exc.DBAPIError) -> str | None:
@@ -153,10 +153,10 @@ def unavailable(
         return None
     if "database is locked" in str(error.orig):  # SQLite's busy_timeout ran out
         return StorageUnavailableError(f"{where}: the database is busy, try again")
-    if (reason := _outage(error)) is not None:
-        return StorageUnavailableError(f"{where}: {reason}")
     if connecting:
         return StorageUnavailableError(f"{where}: {_reason(error, url)}")
+    if (reason := _outage(error)) is not None:
+        return StorageUnavailableError(f"{where}: {reason}")
     if error.connection_invalidated:
         return StorageUnavailableError(f"{where}: the connection was lost")
     return None

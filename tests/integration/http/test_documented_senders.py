@@ -8,9 +8,11 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import re
 import shlex
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -94,10 +96,28 @@ def grafana_signature(secret: str, body: bytes, timestamp: str | None) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    """The CLI sets up logging for the process (root at INFO, its own handler): undo that,
+    so later tests do not log, e.g., aiohttp's access lines with tokens in them."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(False)
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("name", ["grafana-cli", "grafana-cli-headers"])
 async def test_grafana_cli_lines(
-    hooks: Hooks, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys, name: str
+    hooks: Hooks,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    logging_restored: None,
+    name: str,
 ) -> None:
     """The documented `opsroom webhook create` lines, run through the real CLI on the test
     database, make webhooks that accept Grafana's signed notifications."""
