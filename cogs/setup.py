@@ -168,7 +168,8 @@ def webhook_created(webhook: Webhook, token: str, public_url: str) -> str:
     if webhook.source is AlertSource.EVENTS:
         text += (
             f"PagerDuty Events v2 clients can instead post to `{public_url}/hooks/events` "
-            "with the token as `routing_key`."
+            "with the token as `routing_key` (PagerDuty's libraries: base URL "
+            f"`{public_url}`)."
         )
     text += f"\nWhat to paste into the monitor: `{guide_for(webhook.source.value)}`."
     return text + "\nLost it? Revoke it with `/opsroom revoke` and make a new one."
