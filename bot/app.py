@@ -25,11 +25,13 @@ from bot.adapters.db import (
     SqlUnitOfWork,
     check_connection,
     create_engine,
+    head_revision,
     session_factory,
     upgrade_to_head,
 )
 from bot.adapters.db.errors import storage_errors
 from bot.adapters.db.gauges import open_counts
+from bot.adapters.db.readiness import DatabaseReadiness
 from bot.adapters.discord import OpsroomBot, create_bot, point_at
 from bot.adapters.discord import sync_commands as discord_sync
 from bot.adapters.http.health import ReadinessCheck
@@ -88,9 +90,13 @@ class Runtime:
     services: Services
     commits: CommitSignal
     metrics: Metrics
+    readiness: DatabaseReadiness | None = None  # set once migrated and connected
 
     async def database_problem(self) -> str | None:
-        """None when the database answers, else why not (for /readyz)."""
+        """None when the database answers with Opsroom's schema (and, on SQLite, is still
+        the file that was opened), else why not (for /readyz)."""
+        if self.readiness is not None:
+            return await self.readiness.problem()
         try:
             await check_connection(self.engine)
         except StorageUnavailableError as exc:
@@ -163,7 +169,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         services = Services.build(uow_factory, SystemClock(), probe=probe)
         metrics = Metrics()
         metrics.count_with(lambda: open_counts(engine))
-        yield Runtime(settings, engine, uow_factory, services, commits, metrics)
+        runtime = Runtime(settings, engine, uow_factory, services, commits, metrics)
+        runtime.readiness = DatabaseReadiness(engine, head_revision())
+        yield runtime
     finally:
         await engine.dispose()
 
@@ -176,6 +184,9 @@ async def create_webhook(
     signing_secret: str | None = None,
     every: str | None = None,
     grace: str | None = None,
+    *,
+    signature_header: str | None = None,
+    timestamp_header: str | None = None,
 ) -> str:
     """Make a webhook token for a guild and return its URL (the only time it is shown);
     `every` and `grace` make a heartbeat's schedule."""
@@ -188,6 +199,8 @@ async def create_webhook(
             actor=None,
             signing_secret=signing_secret,
             heartbeat=schedule,
+            signature_header=signature_header,
+            timestamp_header=timestamp_header,
         )
     log.info("created webhook %s (%s) for guild %s", webhook.id, source, guild_id)
     return f"{settings.public_url}/hooks/{source}/{token}"
@@ -232,6 +245,7 @@ async def _start_http(runtime: Runtime, bot: OpsroomBot | None, role: str) -> we
         metrics=runtime.metrics,
         readiness_checks=checks,
         accept_webhooks=role != "bot",
+        storage_guard=runtime.readiness.file_problem if runtime.readiness else None,
     )
     runner = web.AppRunner(app, access_log=None)  # no access log: webhook URLs carry tokens
     await runner.setup()

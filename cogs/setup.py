@@ -24,6 +24,7 @@ from bot.config import public_url_warnings
 from bot.core.alerts import WEBHOOK_SOURCES, AlertSource
 from bot.core.heartbeats import Heartbeat, schedule_option, schedule_text
 from bot.core.webhooks import Webhook
+from bot.monitor_guides import guide_for
 
 SOURCES = [app_commands.Choice(name=s.value, value=s.value) for s in WEBHOOK_SOURCES]
 
@@ -196,8 +197,10 @@ def webhook_created(webhook: Webhook, token: str, public_url: str) -> str:
     if webhook.source is AlertSource.EVENTS:
         text += (
             f"PagerDuty Events v2 clients can instead post to `{public_url}/hooks/events` "
-            "with the token as `routing_key`.\n"
+            "with the token as `routing_key` (PagerDuty's libraries: base URL "
+            f"`{public_url}`).\n"
         )
+    text += f"What to paste into the monitor: `{guide_for(webhook.source.value)}`.\n"
     return text + "Lost it? Revoke it with `/opsroom revoke` and make a new one."
 
 

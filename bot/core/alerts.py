@@ -29,6 +29,7 @@ class AlertSource(StrEnum):
     ALERTMANAGER = "alertmanager"
     GRAFANA = "grafana"
     EVENTS = "events"
+    UPTIMEKUMA = "uptimekuma"
     HEARTBEAT = "heartbeat"  # a dead man's switch: pings are its webhook, silence its alert
     CERTIFICATE = "certificate"  # `/watch cert`: the bot's own TLS checks, no webhook
 

@@ -144,6 +144,8 @@ webhooks = Table(
     *person("created_by", nullable=True),
     Column("revoked_at", UtcDateTime),
     Column("signing_secret", String),
+    Column("signature_header", String),  # NULL: Grafana's default header names
+    Column("timestamp_header", String),
     UniqueConstraint("token_hash"),
     Index("ix_webhooks_guild_id", "guild_id"),
     person_pair("created_by"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ from bot.core.services.alerts import ingest_signals
 from bot.core.webhooks import Webhook, hash_token, new_token, token_matches
 
 SETTABLE = frozenset(f.name for f in fields(GuildConfig)) - {"guild_id"}
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")  # an HTTP token
 
 
 class GuildService(Service):
@@ -70,12 +72,16 @@ class WebhookService(Service):
         actor: Member | None,
         *,
         signing_secret: str | None = None,
+        signature_header: str | None = None,
+        timestamp_header: str | None = None,
         heartbeat: tuple[timedelta, timedelta] | None = None,
     ) -> tuple[Webhook, str]:
         """A new webhook and its token, which is returned this once and never stored.
 
-        `signing_secret` (Grafana only) makes every request carry a valid HMAC signature;
-        `heartbeat` (every, grace) is required for, and only for, the heartbeat source.
+        `signing_secret` (Grafana only) makes every request carry a valid HMAC signature,
+        in `signature_header` and signed with the time in `timestamp_header` when Grafana's
+        contact point renames them; `heartbeat` (every, grace) is required for, and only
+        for, the heartbeat source.
         """
         if (heartbeat is None) is (source is AlertSource.HEARTBEAT):
             raise ValidationError(
@@ -88,6 +94,14 @@ class WebhookService(Service):
                 raise ValidationError("Only Grafana webhooks are signed; leave the secret out.")
             if not 8 <= len(signing_secret) <= 256:
                 raise ValidationError("The signing secret must be 8 to 256 characters long.")
+        headers = {"signature": signature_header, "timestamp": timestamp_header}
+        for what, header in headers.items():
+            if header is None:
+                continue
+            if signing_secret is None:
+                raise ValidationError(f"A {what} header name needs a signing secret.")
+            if not _HEADER_NAME.fullmatch(header):
+                raise ValidationError(f"{header[:100]!r} is not an HTTP header name.")
         token = new_token()
         webhook = Webhook(
             guild_id=guild_id,
@@ -97,6 +111,8 @@ class WebhookService(Service):
             created_at=self._clock.now(),
             created_by=actor.person if actor else None,
             signing_secret=signing_secret,
+            signature_header=signature_header,
+            timestamp_header=timestamp_header,
         )
         async with self._uow_factory() as uow:
             await uow.webhooks.add(webhook)

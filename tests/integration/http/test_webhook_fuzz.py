@@ -80,6 +80,7 @@ def samples() -> dict[str, Any]:
         "events": trigger,
         "uptimerobot": fixture_json("uptimerobot/down.json"),
         "heartbeat": {"anything": "a ping's body is never read"},
+        "uptimekuma": fixture_json("uptimekuma/down.json"),
     }
 
 

@@ -146,14 +146,16 @@ def parse(content_type: str | None, body: bytes, query: Mapping[str, str]) -> li
             raise PayloadError(
                 f"alertDuration must be seconds, not {cap(duration, 32)!r}"
             ) from None
+    # Titles name the monitor and what it said, never its state: the card shows that, and
+    # a resolved card must not read "is down".
     if kind == DOWN:
-        action, title, started, ended = SignalAction.TRIGGER, f"{monitor} is down", at, None
+        action, title, started, ended = SignalAction.TRIGGER, monitor, at, None
         title += f": {what}" if what else ""
     elif kind == UP:
         started = None
         if at is not None and lasted is not None and lasted < at - EPOCH:
             started = at - lasted
-        action, title, ended = SignalAction.RESOLVE, f"{monitor} is up", at
+        action, title, ended = SignalAction.RESOLVE, monitor, at
     else:
         action, started, ended = SignalAction.TRIGGER, at, None
         title = f"{monitor}: {what or 'SSL/domain expiry notice'}"
