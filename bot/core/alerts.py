@@ -62,6 +62,7 @@ class AlertSignal:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     escalates: bool = True  # False for notices (e.g. a certificate expiring in 30 days)
+    notice: bool = False  # a heads-up with no firing/resolved life (an expiry notice)
 
 
 @dataclass
@@ -91,6 +92,7 @@ class Alert:
     next_escalation_at: datetime | None = None
     relay_channel_id: int | None = None
     relay_message_id: int | None = None
+    notice: bool = False  # a heads-up (an expiry notice): never "firing" or "resolved"
     id: int | None = None
 
     @property
@@ -102,6 +104,17 @@ class Alert:
     def duration(self) -> timedelta | None:
         """How long it fired, once resolved."""
         return self.resolved_at - self.started_at if self.resolved_at else None
+
+
+NOTICE_SUFFIX = ":"
+
+
+def followed_stream(stream_key: str, *, notice: bool) -> str:
+    """The stream whose open incident an alert joins: a notice's stream is named
+    `<monitor stream>:<what>` (UptimeRobot's `123:expiry`), so it follows its monitor's."""
+    if notice and NOTICE_SUFFIX in stream_key:
+        return stream_key.rsplit(NOTICE_SUFFIX, 1)[0]
+    return stream_key
 
 
 class Outcome(StrEnum):
@@ -180,6 +193,7 @@ def _open(
         details=dict(signal.details),
         link=signal.link,
         webhook_id=webhook_id,
+        notice=signal.notice,
         next_escalation_at=(
             received_at + timedelta(minutes=config.escalation_minutes) if signal.escalates else None
         ),

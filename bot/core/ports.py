@@ -23,6 +23,7 @@ from bot.core.model import (
     TimelineEntry,
     TimelineRevision,
 )
+from bot.core.pages import Page
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
 
@@ -166,6 +167,16 @@ class AlertRepository(Protocol):
         """`save` each (in one statement where possible)."""
 
 
+class PageRepository(Protocol):
+    """Pages sent for alerts (escalation pings, pager messages)."""
+
+    async def add_many(self, pages: Sequence[Page]) -> None:
+        """Store new pages, setting their `id`s."""
+
+    async def for_alerts(self, alert_ids: Collection[int]) -> list[Page]:
+        """The pages of these alerts, in the order they were sent."""
+
+
 class WebhookRepository(Protocol):
     async def add(self, webhook: Webhook) -> None: ...
 
@@ -240,6 +251,7 @@ class UnitOfWork(Protocol):
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    pages: PageRepository
 
     async def commit(self) -> None: ...
 

@@ -128,8 +128,9 @@ async def test_close_posts_one_draft_in_the_working_channel_and_one_in_the_threa
         assert message.content.startswith("📄 Postmortem draft of **#1 @everyone Database down**")
         markdown = await text_of(message)
         assert markdown.startswith("# #1 @\u200beveryone Database down")  # defused in the file
-        assert "| 2026-03-01 12:07:00 | alice | Disk on db-1 is 100% full |" in markdown
-        assert "| 2026-03-01 12:37:00 | alice | Status investigating → resolved |" in markdown
+        assert "| 2026-03-01 12:07:00 | note | alice | Disk on db-1 is 100% full |" in markdown
+        resolved = "| 2026-03-01 12:37:00 | status | alice | Status investigating → resolved |"
+        assert resolved in markdown
         assert "| Status | closed |" in markdown
     posts = file_posts(ready, channel) + file_posts(ready, thread)
     assert len(posts) == 2

@@ -19,6 +19,7 @@ from bot.adapters.db.repositories import (
     SqlMetaRepository,
     SqlNoteRepository,
     SqlOutboxRepository,
+    SqlPageRepository,
     SqlReminderRepository,
     SqlTimelineRepository,
     SqlWebhookRepository,
@@ -32,6 +33,7 @@ from bot.core.ports import (
     MetaRepository,
     NoteRepository,
     OutboxRepository,
+    PageRepository,
     ReminderRepository,
     TimelineRepository,
     WebhookRepository,
@@ -61,6 +63,7 @@ class SqlUnitOfWork:
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    pages: PageRepository
 
     def __init__(
         self,
@@ -121,6 +124,7 @@ class SqlUnitOfWork:
         self.meta = SqlMetaRepository(session)
         self.outbox = SqlOutboxRepository(session, self._clock)
         self.reminders = SqlReminderRepository(session)
+        self.pages = SqlPageRepository(session)
         return self
 
     async def commit(self) -> None:

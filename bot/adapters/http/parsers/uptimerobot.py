@@ -109,6 +109,7 @@ def parse(content_type: str | None, body: bytes, query: Mapping[str, str]) -> li
         stream = f"name:{name}"
     else:
         raise PayloadError("monitorID is missing (and no monitorURL or monitorFriendlyName)")
+    stream = key(stream)  # the monitor's stream; a notice's is beside it, named after it
     if kind == EXPIRY:
         stream += ":expiry"
     monitor = cap(name or url or monitor_id or "", MAX_MONITOR)
@@ -139,11 +140,12 @@ def parse(content_type: str | None, body: bytes, query: Mapping[str, str]) -> li
         AlertSignal(
             source=AlertSource.UPTIMEROBOT,
             action=action,
-            stream_key=key(stream),
+            stream_key=stream,
             monitor=monitor,
             title=cap(title, MAX_TITLE),
             severity="warning" if kind == EXPIRY else None,
             escalates=kind != EXPIRY,  # a notice weeks ahead must not page anyone
+            notice=kind == EXPIRY,
             details=details(
                 (label, fields.get(name))
                 for label, name in (
