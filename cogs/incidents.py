@@ -19,6 +19,8 @@ from bot.adapters.discord.interactions import (
     send,
     services,
 )
+from bot.core import milestones
+from bot.core.milestones import MilestoneName
 from bot.core.model import OPEN_STATUSES, Incident, IncidentRole, Severity, Status
 
 Choice = app_commands.Choice
@@ -234,6 +236,34 @@ class IncidentCog(commands.GroupCog, group_name="incident", group_description="R
         else:
             text = f"🔄 **{changed.label}** is now {changed.status.value}."
         await send(interaction, text, ephemeral=quiet)
+
+    @app_commands.command(name="milestone")
+    @app_commands.describe(
+        name="Which milestone",
+        at="When it really was: HH:MM, YYYY-MM-DD HH:MM, ISO 8601, or -15m",
+        incident=INCIDENT,
+    )
+    @app_commands.choices(name=choices.MILESTONES)
+    @app_commands.autocomplete(incident=open_incident_choices)
+    async def milestone(
+        self,
+        interaction: discord.Interaction,
+        name: Choice[str],
+        at: app_commands.Range[str, 1, 64],
+        incident: int | None = None,
+    ) -> None:
+        """Set or correct a milestone (started, detected, acknowledged, mitigated, resolved)."""
+        which = MilestoneName(name.value)
+        changed = await services(interaction).incidents.set_milestone(
+            guild_id(interaction), member(interaction), ref(interaction, incident), which, at
+        )
+        when = milestones.get(changed, which)
+        assert when is not None
+        await announce(
+            interaction,
+            f"📍 {which.label} of **{changed.label}** is now {rendering.ts(when)}; "
+            "it stays as set.",
+        )
 
     @app_commands.command(name="show")
     @app_commands.describe(incident=INCIDENT)

@@ -54,7 +54,7 @@ def role_page(alert: Alert, target: EscalationTarget, config: GuildConfig, at: d
     oncall = target is EscalationTarget.ONCALL
     role_id = config.oncall_role_id if oncall else config.escalation_role_id
     role = "on-call role" if oncall else "escalation role"
-    name = role if role_id is not None else f"nobody (no {role} is set)"
+    name = role if role_id is not None else f"no one (no {role} is set)"
     return Page(
         guild_id=alert.guild_id,
         alert_id=alert.id,
@@ -78,7 +78,7 @@ def answer(page: Page, alert: Alert) -> Answer:
 def page_text(page: Page, alert: Alert) -> str:
     """The timeline entry of a page: whom, which level, for which alert."""
     title = " ".join(alert.title.split())[:200]
-    return f"Paged {page.target_name} (escalation {page.level}) for alert: {title}"
+    return f"Escalation {page.level}: paged {page.target_name} for alert: {title}"
 
 
 def _name(person: Person | None) -> str | None:
