@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")  # before anything else of matplotlib: no display, ever
 
 from matplotlib import dates as mdates  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
@@ -108,47 +109,43 @@ def _width(start: datetime, end: datetime) -> float:
     return _num(end) - _num(start)
 
 
-def _phases(axes: object, data: PostmortemData) -> None:
+def _phases(axes: Axes, data: PostmortemData) -> None:
     """The status stretches as coloured bars on the first row, named when they fit."""
-    total = axes.get_xlim()  # type: ignore[attr-defined]
+    total = axes.get_xlim()
     span = total[1] - total[0]
     for phase in data.phases:
         left, width = _num(phase.start), _width(phase.start, phase.end)
         colour = PHASE_COLOURS.get(phase.status, "#95a5a6")
-        axes.broken_barh([(left, width)], (-0.35, 0.7), color=colour)  # type: ignore[attr-defined]
+        axes.broken_barh([(left, width)], (-0.35, 0.7), color=colour)
         if width > span * 0.09:
-            axes.text(  # type: ignore[attr-defined]
-                left + width / 2, 0, phase.status, ha="center", va="center", fontsize=8
-            )
+            axes.text(left + width / 2, 0, phase.status, ha="center", va="center", fontsize=8)
 
 
-def _alert(axes: object, row: int, alert: AlertRow, end: datetime) -> None:
+def _alert(axes: Axes, row: int, alert: AlertRow, end: datetime) -> None:
     """One alert's firing span (to the end of the record while it fires); a notice is one
     diamond."""
     assert alert.fired_at is not None
     if alert.notice:
-        axes.plot(  # type: ignore[attr-defined]
-            [_num(alert.fired_at)], [row], marker="D", color=ALERT_COLOUR, markersize=7
-        )
+        axes.plot([_num(alert.fired_at)], [row], marker="D", color=ALERT_COLOUR, markersize=7)
         return
     until = alert.resolved_at or end
     width = max(_width(alert.fired_at, until), 0.0)
-    axes.broken_barh(  # type: ignore[attr-defined]
+    axes.broken_barh(
         [(_num(alert.fired_at), width)], (row - 0.25, 0.5), color=ALERT_COLOUR, alpha=0.75
     )
-    axes.plot([_num(alert.fired_at)], [row], marker="|", color="black", markersize=12)  # type: ignore[attr-defined]
+    axes.plot([_num(alert.fired_at)], [row], marker="|", color="black", markersize=12)
 
 
-def _pages(axes: object, data: PostmortemData, row: int) -> None:
+def _pages(axes: Axes, data: PostmortemData, row: int) -> None:
     """Each page as a marker: green when it was answered, red when nobody answered."""
     for page in data.pages:
         colour = ANSWERED if page.answered else UNANSWERED
         marker = "o" if page.answered else "X"
-        axes.plot([_num(page.at)], [row], marker=marker, color=colour, markersize=8)  # type: ignore[attr-defined]
+        axes.plot([_num(page.at)], [row], marker=marker, color=colour, markersize=8)
 
 
 def _milestones(
-    axes: object, figure: Figure, data: PostmortemData, start: datetime, end: datetime
+    axes: Axes, figure: Figure, data: PostmortemData, start: datetime, end: datetime
 ) -> None:
     """Dashed lines at each milestone, labelled above the plot; near ones are stacked."""
     span = _width(start, end)
@@ -160,7 +157,7 @@ def _milestones(
             together.setdefault(milestone.at.astimezone(UTC), []).append(milestone.label)
     for at, names in sorted(together.items()):
         x = _num(at)
-        axes.axvline(x, color=MILESTONE_COLOUR, linestyle="--", linewidth=0.9)  # type: ignore[attr-defined]
+        axes.axvline(x, color=MILESTONE_COLOUR, linestyle="--", linewidth=0.9)
         label = f"{', '.join(names)} {_clock(at, end - start)}"
         width = (len(label) + 1) * per_char
         right = x + width > _num(end)  # no room before the right edge: the label goes left
@@ -170,7 +167,7 @@ def _milestones(
         if level == len(levels):
             levels.append(0.0)
         levels[level] = x if right else x + width
-        axes.annotate(  # type: ignore[attr-defined]
+        axes.annotate(
             label,
             xy=(x, 1.0),
             xycoords=("data", "axes fraction"),
