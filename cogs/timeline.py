@@ -20,7 +20,7 @@ from bot.core.model import EntryKind
 from bot.core.services import ChatMessage
 
 INCIDENT = "Incident number (default: the incident of this channel or thread)"
-AT = "When it happened: HH:MM, YYYY-MM-DD HH:MM, ISO 8601, or -15m (default: now)"
+AT = "When it happened: 14:05, 2:05pm, -15m, 15 min ago, 2026-03-01 14:05, ISO 8601 (default: now)"
 KIND = "What the entry is: note (default), report, evidence, action or decision"
 Text = app_commands.Range[str, 1, 4000]
 At = app_commands.Range[str, 1, 64]

@@ -1,6 +1,6 @@
 """Monitor alerts: what a parsed notification says, and the identity, dedupe and escalation rules.
 
-Identity (PRODUCT.md §5). Every source names a *stream* — the thing being watched: an
+Identity. Every source names a *stream* — the thing being watched: an
 Alertmanager/Grafana fingerprint, an UptimeRobot monitor id, an Events v2 dedup_key. Within a
 stream an *episode* is one firing-to-resolved stretch:
 
@@ -29,6 +29,13 @@ class AlertSource(StrEnum):
     ALERTMANAGER = "alertmanager"
     GRAFANA = "grafana"
     EVENTS = "events"
+    UPTIMEKUMA = "uptimekuma"
+    HEARTBEAT = "heartbeat"  # a dead man's switch: pings are its webhook, silence its alert
+    CERTIFICATE = "certificate"  # `/watch cert`: the bot's own TLS checks, no webhook
+
+
+WEBHOOK_SOURCES = tuple(s for s in AlertSource if s is not AlertSource.CERTIFICATE)
+"""The sources a webhook can be made for (certificate alerts come from the bot itself)."""
 
 
 class AlertState(StrEnum):
@@ -106,14 +113,15 @@ class Alert:
         return self.resolved_at - self.started_at if self.resolved_at else None
 
 
-NOTICE_SUFFIX = ":"
+NOTICE_MARK = ":expiry"
 
 
 def followed_stream(stream_key: str, *, notice: bool) -> str:
-    """The stream whose open incident an alert joins: a notice's stream is named
-    `<monitor stream>:<what>` (UptimeRobot's `123:expiry`), so it follows its monitor's."""
-    if notice and NOTICE_SUFFIX in stream_key:
-        return stream_key.rsplit(NOTICE_SUFFIX, 1)[0]
+    """The stream whose open incident an alert joins: a notice's stream is its monitor's
+    followed by `:expiry…` (UptimeRobot's `123:expiry`, `123:expiry:urgent`), so it follows
+    its monitor's."""
+    if notice and NOTICE_MARK in stream_key:
+        return stream_key[: stream_key.rindex(NOTICE_MARK)]
     return stream_key
 
 

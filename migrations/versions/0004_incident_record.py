@@ -8,7 +8,7 @@ Existing rows keep their meaning: no milestone was set by hand, no alert was a n
 every timeline entry a person wrote already has the kind `note`.
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0008
 Create Date: 2026-12-04
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0003"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

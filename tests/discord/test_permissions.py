@@ -30,6 +30,8 @@ def mutating(world: World) -> dict[str, dict]:
         "action add": {"text": "something"},
         "action done": {"id": 1},
         "postmortem add": {"section": "summary", "text": "my version"},
+        "watch cert": {"host": "example.com"},
+        "watch remove": {"id": 1},
     }
 
 
@@ -50,12 +52,15 @@ MUTATING = [
     "action add",
     "action done",
     "postmortem add",
+    "watch cert",
+    "watch remove",
 ]
 
 
 async def test_every_mutating_command_is_covered(env):
     """MUTATING is every subcommand that is not a read, so a new one cannot be forgotten."""
     reads = {"incident show", "incident list", "timeline show", "action list", "postmortem show"}
+    reads |= {"watch list"}
     names = {
         f"{group.name} {command.name}"
         for group in env.bot.tree.get_commands()

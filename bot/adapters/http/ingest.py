@@ -46,6 +46,9 @@ STOP_TIMEOUT_SECONDS = 30.0
 CommitListener = Callable[[Sequence[Ingested]], None]
 """Called after each commit with what it stored, e.g. to wake the Discord relay at once."""
 
+StorageGuard = Callable[[], str | None]
+"""Asked before each commit: None when storage is usable, else why not (the batch gets 503)."""
+
 
 @dataclass
 class _Pending:
@@ -71,6 +74,7 @@ class IngestWriter:
         linger: float = LINGER_SECONDS,
         max_pending: int = MAX_PENDING,
         timeout: float = SUBMIT_TIMEOUT_SECONDS,
+        guard: StorageGuard | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
@@ -81,6 +85,7 @@ class IngestWriter:
         self._linger = linger
         self._max_pending = max_pending
         self._timeout = timeout
+        self._guard = guard
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -204,6 +209,8 @@ class IngestWriter:
 
     async def _commit(self, batch: list[_Pending]) -> list[list[Ingested]]:
         """One unit of work for the whole batch, one commit."""
+        if self._guard is not None and (reason := self._guard()) is not None:
+            raise StorageUnavailableError(reason)
         async with self._uow_factory() as uow:
             results = await ingest_batch(
                 uow, [(p.webhook, p.signals) for p in batch], self._clock.now()
@@ -227,6 +234,7 @@ class IngestWriter:
             )
             for (source, outcome), count in counts.items():
                 self._metrics.alert_received(source, outcome, count)
+        _log_batch(batch, results)
         if self._on_commit is not None and stored:
             try:
                 self._on_commit(stored)
@@ -258,3 +266,16 @@ def _log_failure(exc: Exception) -> None:
         log.warning("webhook request not stored: %s", exc)
     else:
         log.error("webhook request could not be stored", exc_info=exc)
+
+
+def _log_batch(batch: list[_Pending], results: list[list[Ingested]]) -> None:
+    """One INFO line per guild and source of a stored batch: what it did to which alerts."""
+    outcomes: dict[tuple[int, str], Counter[str]] = {}
+    for pending, result in zip(batch, results, strict=True):
+        key = (pending.webhook.guild_id, pending.webhook.source.value)
+        outcomes.setdefault(key, Counter()).update(r.outcome.value for r in result)
+    for (guild, source), counted in outcomes.items():
+        if not counted:
+            continue
+        said = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counted.items()))
+        log.info("stored %s alerts: %s", source, said, extra={"guild": guild})

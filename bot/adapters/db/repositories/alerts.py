@@ -339,6 +339,15 @@ class SqlAlertRepository(SqlRepository):
         )
         return [alert_from_row(row) for row in (await self._execute(query)).mappings()]
 
+    async def unshown(self, guild_id: int) -> list[int]:
+        """Ids of the guild's alerts never posted (no channel recorded), by id."""
+        query = (
+            select(alerts.c.id)
+            .where((alerts.c.guild_id == guild_id) & alerts.c.relay_channel_id.is_(None))
+            .order_by(alerts.c.id)
+        )
+        return list((await self._execute(query)).scalars())
+
     async def set_relay(
         self, alert_ids: Collection[int], channel_id: int, message_id: int | None
     ) -> None:
@@ -391,6 +400,8 @@ def webhook_values(webhook: Webhook) -> dict[str, Any]:
         **person_values("created_by", webhook.created_by),
         "revoked_at": webhook.revoked_at,
         "signing_secret": webhook.signing_secret,
+        "signature_header": webhook.signature_header,
+        "timestamp_header": webhook.timestamp_header,
     }
 
 
@@ -406,6 +417,8 @@ def webhook_from_row(row: RowMapping) -> Webhook:
         created_by=person_from(row, "created_by"),
         revoked_at=row["revoked_at"],
         signing_secret=row["signing_secret"],
+        signature_header=row["signature_header"],
+        timestamp_header=row["timestamp_header"],
     )
 
 
