@@ -265,7 +265,7 @@ class IncidentCog(commands.GroupCog, group_name="incident", group_description="R
     @app_commands.command(name="milestone")
     @app_commands.describe(
         name="Which milestone",
-        at="When it really was: HH:MM, YYYY-MM-DD HH:MM, ISO 8601, or -15m",
+        at="When it really was: 14:05, 2:05pm, -15m, 15 min ago, 2026-03-01 14:05, ISO 8601",
         incident=INCIDENT,
     )
     @app_commands.choices(name=choices.MILESTONES)
