@@ -25,6 +25,7 @@ from bot.core.model import (
     TimelineEntry,
     TimelineRevision,
 )
+from bot.core.pages import Page
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
 
@@ -186,6 +187,16 @@ class AlertRepository(Protocol):
         """`save` each (in one statement where possible)."""
 
 
+class PageRepository(Protocol):
+    """Pages sent for alerts (escalation pings, pager messages)."""
+
+    async def add_many(self, pages: Sequence[Page]) -> None:
+        """Store new pages, setting their `id`s."""
+
+    async def for_alerts(self, alert_ids: Collection[int]) -> list[Page]:
+        """The pages of these alerts, in the order they were sent."""
+
+
 class WebhookRepository(Protocol):
     async def add(self, webhook: Webhook) -> None: ...
 
@@ -329,6 +340,7 @@ class UnitOfWork(Protocol):
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    pages: PageRepository
     heartbeats: HeartbeatRepository
     cert_watches: CertWatchRepository
 

@@ -21,6 +21,7 @@ from bot.adapters.db.repositories import (
     SqlMetaRepository,
     SqlNoteRepository,
     SqlOutboxRepository,
+    SqlPageRepository,
     SqlReminderRepository,
     SqlTimelineRepository,
     SqlWebhookRepository,
@@ -36,6 +37,7 @@ from bot.core.ports import (
     MetaRepository,
     NoteRepository,
     OutboxRepository,
+    PageRepository,
     ReminderRepository,
     TimelineRepository,
     WebhookRepository,
@@ -68,6 +70,7 @@ class SqlUnitOfWork:
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    pages: PageRepository
     heartbeats: HeartbeatRepository
     cert_watches: CertWatchRepository
 
@@ -134,6 +137,7 @@ class SqlUnitOfWork:
         self.meta = SqlMetaRepository(session)
         self.outbox = SqlOutboxRepository(session, self._clock)
         self.reminders = SqlReminderRepository(session, self._touched)
+        self.pages = SqlPageRepository(session)
         self.heartbeats = SqlHeartbeatRepository(session)
         self.cert_watches = SqlCertWatchRepository(session)
         watched = ((self.heartbeats, Sweep.HEARTBEATS), (self.cert_watches, Sweep.CERTIFICATES))
