@@ -25,6 +25,7 @@ from bot.core.model import (
 )
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
+from tests.fake_statuspage import FakeStatusPage, StatusPageStore
 
 
 class FakeClock:
@@ -57,6 +58,7 @@ class Store:
     outbox: list[StoredEvent] = field(default_factory=list)
     reminders: dict[int, Reminder] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    statuspage: StatusPageStore = field(default_factory=StatusPageStore)
     ids: dict[str, Any] = field(default_factory=dict)
 
     def next_id(self, kind: str) -> int:
@@ -444,6 +446,7 @@ REPOS = {
     "meta": FakeMeta,
     "outbox": FakeOutbox,
     "reminders": FakeReminders,
+    "statuspage": FakeStatusPage,
 }
 
 

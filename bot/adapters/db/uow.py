@@ -20,6 +20,7 @@ from bot.adapters.db.repositories import (
     SqlNoteRepository,
     SqlOutboxRepository,
     SqlReminderRepository,
+    SqlStatusPageRepository,
     SqlTimelineRepository,
     SqlWebhookRepository,
 )
@@ -33,6 +34,7 @@ from bot.core.ports import (
     NoteRepository,
     OutboxRepository,
     ReminderRepository,
+    StatusPageRepository,
     TimelineRepository,
     WebhookRepository,
 )
@@ -61,6 +63,7 @@ class SqlUnitOfWork:
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    statuspage: StatusPageRepository
 
     def __init__(
         self,
@@ -121,6 +124,7 @@ class SqlUnitOfWork:
         self.meta = SqlMetaRepository(session)
         self.outbox = SqlOutboxRepository(session, self._clock)
         self.reminders = SqlReminderRepository(session)
+        self.statuspage = SqlStatusPageRepository(session)
         return self
 
     async def commit(self) -> None:

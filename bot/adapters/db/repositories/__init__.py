@@ -3,6 +3,7 @@
 from bot.adapters.db.repositories.alerts import SqlAlertRepository, SqlWebhookRepository
 from bot.adapters.db.repositories.incidents import SqlGuildRepository, SqlIncidentRepository
 from bot.adapters.db.repositories.reminders import SqlReminderRepository
+from bot.adapters.db.repositories.statuspage import SqlStatusPageRepository
 from bot.adapters.db.repositories.system import SqlMetaRepository, SqlOutboxRepository
 from bot.adapters.db.repositories.timeline import (
     SqlActionRepository,
@@ -19,6 +20,7 @@ __all__ = [
     "SqlNoteRepository",
     "SqlOutboxRepository",
     "SqlReminderRepository",
+    "SqlStatusPageRepository",
     "SqlTimelineRepository",
     "SqlWebhookRepository",
 ]
