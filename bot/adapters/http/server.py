@@ -12,6 +12,7 @@ from bot.adapters.http.errors import error_middleware
 from bot.adapters.http.health import ReadinessCheck, add_health_routes
 from bot.adapters.http.ingest import CommitListener, IngestWriter
 from bot.adapters.http.ratelimit import TokenBucketLimiter
+from bot.adapters.http.statuspage.serve import StatusPageCache, add_status_routes
 from bot.adapters.http.webhooks import MAX_BODY, ROUTES_KEY, WebhookRoutes, add_webhook_routes
 from bot.adapters.metrics import Metrics, add_metrics_route
 from bot.core.clock import SystemClock
@@ -34,6 +35,7 @@ def build_web_app(
     writer: IngestWriter | None = None,
     accept_webhooks: bool = True,
     read_uow_factory: UnitOfWorkFactory | None = None,
+    public_url: str = "http://localhost:8080",
 ) -> web.Application:
     """`/healthz`, `/readyz`, `/hooks/…` and `/metrics`; the writer runs while the app does.
 
@@ -41,7 +43,8 @@ def build_web_app(
     `readiness_checks` gain an "ingest" check for the writer. Without `accept_webhooks`
     (a `--role bot` process, which no load balancer sends webhooks to) only health and
     metrics are served. Token lookups run in `read_uow_factory`'s units of work (by default
-    the read-only twins of `uow_factory`'s, see `reading_units`).
+    the read-only twins of `uow_factory`'s, see `reading_units`), and so are the status
+    pages' reads (`/status/{slug}…`, served wherever webhooks are; links use `public_url`).
     """
     app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware(metrics)])
     if not accept_webhooks:
@@ -62,6 +65,9 @@ def build_web_app(
             limiter=rate_limiter or TokenBucketLimiter(),
             writer=writer,
         ),
+    )
+    add_status_routes(
+        app, StatusPageCache(read_uow_factory or reading_units(uow_factory), clock, public_url)
     )
     add_metrics_route(app, metrics)
     app.cleanup_ctx.append(_run_writer)

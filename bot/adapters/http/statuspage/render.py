@@ -1,0 +1,392 @@
+"""Render a status page's read model once into every representation it is served as.
+
+HTML (Jinja2, autoescaped), Atom (feedgen) and Statuspage v2 JSON are all made from the
+same `PublicData`, which holds only read-model records: nothing else can reach an answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from functools import cache
+from importlib import resources
+from itertools import groupby
+from typing import Any
+
+import jinja2
+from feedgen.feed import FeedGenerator
+
+from bot.core.statuspage import (
+    DESCRIPTIONS,
+    Component,
+    ComponentState,
+    Maintenance,
+    MaintenanceStatus,
+    PublicIncident,
+    StatusPage,
+    effective_states,
+    overall,
+)
+
+REFRESH_SECONDS = 60
+DAY_ROLLOVER = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class PublicData:
+    """Everything one page shows, read from the read model in one unit of work."""
+
+    page: StatusPage
+    components: list[Component]
+    incidents: list[PublicIncident]  # active ones and the last 90 days, newest first
+    maintenances: list[Maintenance]  # not cancelled, ending in the last 90 days or later
+
+
+@dataclass(frozen=True)
+class Representation:
+    """One rendered answer with its validators."""
+
+    body: bytes
+    content_type: str
+    etag: str
+
+
+@dataclass
+class Snapshot:
+    """Every representation of a page at one version, valid until `valid_until` (the next
+    maintenance start or end, or a day later: the only changes time makes by itself)."""
+
+    version: int
+    last_modified: datetime
+    valid_until: datetime
+    representations: dict[str, Representation] = field(default_factory=dict)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Statuspage's timestamps: ISO 8601 with offset, milliseconds."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def http_date(moment: datetime) -> str:
+    """An HTTP date (`Last-Modified`)."""
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+class Renderer:
+    """Turns `PublicData` into a `Snapshot`; built once per process."""
+
+    def __init__(self, public_url: str) -> None:
+        self.public_url = public_url.rstrip("/")
+
+    def page_url(self, slug: str) -> str:
+        return f"{self.public_url}/status/{slug}"
+
+    def snapshot(self, data: PublicData, now: datetime) -> Snapshot:
+        """Render every representation of the page as it is at `now`."""
+        boundaries = [t for m in data.maintenances for t in (m.starts_at, m.ends_at)]
+        passed = [t for t in boundaries if t <= now]
+        future = [t for t in boundaries if t > now]
+        snapshot = Snapshot(
+            version=data.page.version,
+            last_modified=max([data.page.updated_at, *passed]).replace(microsecond=0),
+            valid_until=min([now + DAY_ROLLOVER, *future]),
+        )
+        json_doc = StatuspageJson(self, data, now)
+        makers: dict[str, tuple[str, Callable[[], bytes]]] = {
+            "html": ("text/html; charset=utf-8", lambda: self.html(data, now)),
+            "atom": ("application/atom+xml; charset=utf-8", lambda: self.atom(data)),
+            "summary": ("application/json", lambda: _json(json_doc.summary())),
+            "status": ("application/json", lambda: _json(json_doc.status())),
+            "components": ("application/json", lambda: _json(json_doc.components())),
+            "incidents": ("application/json", lambda: _json(json_doc.incidents())),
+            "unresolved": ("application/json", lambda: _json(json_doc.incidents(True))),
+            "maintenances": ("application/json", lambda: _json(json_doc.maintenances())),
+            "upcoming": ("application/json", lambda: _json(json_doc.maintenances(True))),
+        }
+        for name, (content_type, make) in makers.items():
+            body = make()
+            tag = hashlib.sha256(body).hexdigest()[:20]
+            snapshot.representations[name] = Representation(body, content_type, f'"{tag}"')
+        return snapshot
+
+    def html(self, data: PublicData, now: datetime) -> bytes:
+        """The page: overall state, active incidents, maintenance, components, history."""
+        states = effective_states(data.components, data.maintenances, now)
+        indicator = overall(data.components, data.incidents, data.maintenances, now)
+        groups = [
+            (group, [(c, states[c.name]) for c in members])
+            for group, members in groupby(
+                sorted(data.components, key=lambda c: (c.group or "", c.position)),
+                key=lambda c: c.group,
+            )
+        ]
+        past = [i for i in data.incidents if not i.active]
+        days = [
+            (day, list(items))
+            for day, items in groupby(past, key=lambda i: (i.resolved_at or i.created_at).date())
+        ]
+        upcoming = [
+            (m, m.status(now))
+            for m in data.maintenances
+            if m.status(now) is not MaintenanceStatus.COMPLETED
+        ]
+        text = _template().render(
+            page=data.page,
+            base=f"/status/{data.page.slug}",
+            indicator=indicator,
+            description=DESCRIPTIONS[indicator],
+            active=[i for i in data.incidents if i.active],
+            maintenances=upcoming,
+            groups=groups,
+            days=days,
+            now=now,
+            refresh=REFRESH_SECONDS,
+            css=_css(),
+            Operational=ComponentState.OPERATIONAL,
+        )
+        return text.encode()
+
+    def atom(self, data: PublicData) -> bytes:
+        """An entry per public update (newest first), as feed readers expect."""
+        page = data.page
+        url = self.page_url(page.slug)
+        feed = FeedGenerator()
+        feed.id(url)
+        feed.title(f"{page.title} status")
+        feed.link(href=url, rel="alternate")
+        feed.link(href=f"{url}/feed.atom", rel="self")
+        feed.language("en")
+        feed.updated(page.updated_at)
+        updates = [(i, u) for i in data.incidents for u in i.updates]
+        updates.sort(key=lambda pair: (pair[1].created_at, pair[1].id or 0))
+        for incident, update in updates:  # feedgen puts the last added first
+            entry = feed.add_entry()
+            entry.id(f"{url}#{incident.code}-{update.id}")
+            entry.title(f"{incident.title}: {update.status.value.capitalize()}")
+            entry.link(href=f"{url}#incident-{incident.code}")
+            entry.published(update.created_at)
+            entry.updated(update.created_at)
+            entry.content(update.body, type="text")
+        return feed.atom_str(pretty=True)
+
+
+class StatuspageJson:
+    """The shapes of Atlassian Statuspage's public v2 API, from the read model."""
+
+    def __init__(self, renderer: Renderer, data: PublicData, now: datetime) -> None:
+        self.data, self.now = data, now
+        self.page_id = _code(f"page:{data.page.guild_id}")
+        self.url = renderer.page_url(data.page.slug)
+        self.states = effective_states(data.components, data.maintenances, now)
+        self.by_name = {c.name: c for c in data.components}
+
+    def page(self) -> dict[str, Any]:
+        page = self.data.page
+        return {
+            "id": self.page_id,
+            "name": page.title,
+            "url": self.url,
+            "time_zone": "Etc/UTC",
+            "updated_at": iso(page.updated_at),
+        }
+
+    def status(self) -> dict[str, Any]:
+        d = self.data
+        indicator = overall(d.components, d.incidents, d.maintenances, self.now)
+        return {
+            "page": self.page(),
+            "status": {"indicator": indicator, "description": DESCRIPTIONS[indicator]},
+        }
+
+    def _component(self, c: Component, group_id: str | None) -> dict[str, Any]:
+        return {
+            "id": c.code,
+            "name": c.name,
+            "status": self.states[c.name].value,
+            "created_at": iso(c.created_at),
+            "updated_at": iso(c.updated_at),
+            "position": c.position + 1,
+            "description": None,
+            "showcase": True,
+            "start_date": c.created_at.date().isoformat(),
+            "group_id": group_id,
+            "page_id": self.page_id,
+            "group": False,
+            "only_show_if_degraded": False,
+        }
+
+    def component_list(self) -> list[dict[str, Any]]:
+        """Components, with one group component per group naming its members (Statuspage's
+        way of showing groups)."""
+        out: list[dict[str, Any]] = []
+        groups: dict[str, dict[str, Any]] = {}
+        for c in self.data.components:
+            group_id = None
+            if c.group:
+                group = groups.get(c.group)
+                if group is None:
+                    group = groups[c.group] = {
+                        **self._component(c, None),
+                        "id": _code(f"group:{self.data.page.guild_id}:{c.group}"),
+                        "name": c.group,
+                        "group": True,
+                        "components": [],
+                    }
+                    out.append(group)
+                group["components"].append(c.code)
+                group_id = group["id"]
+            out.append(self._component(c, group_id))
+        for group in groups.values():  # a group shows its worst member
+            members = [self.states[n] for n in _names(self, group)]
+            group["status"] = max(members, key=_STATE_ORDER.index).value
+        return out
+
+    def components(self) -> dict[str, Any]:
+        return {"page": self.page(), "components": self.component_list()}
+
+    def _affected(self, names: list[str]) -> list[dict[str, Any]]:
+        return [self._component(self.by_name[n], None) for n in names if n in self.by_name]
+
+    def incident(self, i: PublicIncident) -> dict[str, Any]:
+        monitoring = [u.created_at for u in i.updates if u.status.value == "monitoring"]
+        return {
+            "id": i.code,
+            "name": i.title,
+            "status": i.status.value,
+            "created_at": iso(i.created_at),
+            "updated_at": iso(i.updated_at),
+            "monitoring_at": iso(min(monitoring)) if monitoring else None,
+            "resolved_at": iso(i.resolved_at),
+            "impact": i.impact.value,
+            "shortlink": f"{self.url}#incident-{i.code}",
+            "started_at": iso(i.created_at),
+            "page_id": self.page_id,
+            "incident_updates": [
+                {
+                    "id": f"{i.code}{u.id}",
+                    "status": u.status.value,
+                    "body": u.body,
+                    "incident_id": i.code,
+                    "created_at": iso(u.created_at),
+                    "updated_at": iso(u.created_at),
+                    "display_at": iso(u.created_at),
+                    "affected_components": None,
+                    "deliver_notifications": True,
+                    "custom_tweet": None,
+                    "tweet_id": None,
+                }
+                for u in i.updates
+            ],
+            "components": self._affected(i.components),
+        }
+
+    def incidents(self, unresolved: bool = False) -> dict[str, Any]:
+        found = [i for i in self.data.incidents if i.active or not unresolved]
+        return {"page": self.page(), "incidents": [self.incident(i) for i in found]}
+
+    def maintenance(self, m: Maintenance) -> dict[str, Any]:
+        status = m.status(self.now)
+        body = f"Scheduled maintenance from {iso(m.starts_at)} to {iso(m.ends_at)}."
+        return {
+            "id": m.code,
+            "name": m.title,
+            "status": status.value,
+            "created_at": iso(m.created_at),
+            "updated_at": iso(m.created_at),
+            "monitoring_at": None,
+            "resolved_at": iso(m.ends_at) if status is MaintenanceStatus.COMPLETED else None,
+            "impact": "maintenance",
+            "shortlink": f"{self.url}#maintenance-{m.code}",
+            "started_at": iso(m.starts_at),
+            "page_id": self.page_id,
+            "incident_updates": [
+                {
+                    "id": f"{m.code}s",
+                    "status": "scheduled",
+                    "body": body,
+                    "incident_id": m.code,
+                    "created_at": iso(m.created_at),
+                    "updated_at": iso(m.created_at),
+                    "display_at": iso(m.created_at),
+                    "affected_components": None,
+                    "deliver_notifications": True,
+                    "custom_tweet": None,
+                    "tweet_id": None,
+                }
+            ],
+            "components": self._affected(m.components),
+            "scheduled_for": iso(m.starts_at),
+            "scheduled_until": iso(m.ends_at),
+        }
+
+    def maintenances(self, upcoming: bool = False) -> dict[str, Any]:
+        found = [
+            m
+            for m in self.data.maintenances
+            if not upcoming or m.status(self.now) is MaintenanceStatus.SCHEDULED
+        ]
+        return {
+            "page": self.page(),
+            "scheduled_maintenances": [self.maintenance(m) for m in found],
+        }
+
+    def summary(self) -> dict[str, Any]:
+        running = [
+            m
+            for m in self.data.maintenances
+            if m.status(self.now) is not MaintenanceStatus.COMPLETED
+        ]
+        return {
+            **self.status(),
+            "components": self.component_list(),
+            "incidents": [self.incident(i) for i in self.data.incidents if i.active],
+            "scheduled_maintenances": [self.maintenance(m) for m in running],
+        }
+
+
+_STATE_ORDER = [
+    ComponentState.OPERATIONAL,
+    ComponentState.UNDER_MAINTENANCE,
+    ComponentState.DEGRADED_PERFORMANCE,
+    ComponentState.PARTIAL_OUTAGE,
+    ComponentState.MAJOR_OUTAGE,
+]
+
+
+def _names(doc: StatuspageJson, group: dict[str, Any]) -> list[str]:
+    codes = set(group["components"])
+    return [c.name for c in doc.data.components if c.code in codes]
+
+
+def _code(seed: str) -> str:
+    """A stable Statuspage-style id for things that have no stored code (page, groups)."""
+    return hashlib.sha256(seed.encode()).hexdigest()[:12]
+
+
+def _json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@cache
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("bot.adapters.http.statuspage", "."),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["utc"] = lambda t: f"{t.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    env.filters["iso"] = iso
+    return env.get_template("page.html.j2")
+
+
+@cache
+def _css() -> str:
+    return (resources.files("bot.adapters.http.statuspage") / "style.css").read_text()
