@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from bot.core.alerts import Alert
 from bot.core.errors import ValidationError
 from bot.core.model import Status
 from bot.core.timeparse import _AMOUNT, _CLOCK, _FULL, _full, _wall_to_utc
@@ -306,3 +307,16 @@ def effective_states(
                 if shown.get(name) is ComponentState.OPERATIONAL:
                     shown[name] = ComponentState.UNDER_MAINTENANCE
     return shown
+
+
+def quiet_in_maintenance(alert: Alert, windows: list[Maintenance], at: datetime) -> bool:
+    """Put a firing alert from a monitor under maintenance at `at` in that window: shown
+    "in maintenance" and never escalated. True when it changed."""
+    if alert.maintenance_id is not None or not alert.is_open:
+        return False
+    for window in windows:
+        if window.guild_id == alert.guild_id and window.covers(alert.monitor, at):
+            alert.maintenance_id = window.id
+            alert.next_escalation_at = None
+            return True
+    return False

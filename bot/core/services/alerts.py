@@ -23,6 +23,7 @@ from bot.core.model import EntryKind, EntrySource, GuildConfig, Incident, Member
 from bot.core.permissions import ensure_can_change
 from bot.core.ports import EpisodeId, StreamId, UnitOfWork
 from bot.core.services._base import IncidentRef, Service, find_incident, incident_changed, record
+from bot.core.statuspage import Maintenance, quiet_in_maintenance
 from bot.core.webhooks import Webhook
 
 
@@ -105,6 +106,7 @@ class _Batch:
         self.to_insert: list[_Slot] = []
         self.to_save: dict[int, _Slot] = {}
         self.to_announce: list[_Slot] = []
+        self.windows: list[Maintenance] = []  # maintenance running now, in the batch's guilds
 
     async def load(self, requests: Sequence[tuple[Webhook, Sequence[AlertSignal]]]) -> None:
         """Read every guild config, named episode and open alert the batch can touch."""
@@ -123,6 +125,7 @@ class _Batch:
                     episodes.add((*stream, signal.episode_key))
                 else:
                     open_streams.add(stream)
+        self.windows = await self.uow.statuspage.covering(self.configs, self.now)
         slots: dict[int, _Slot] = {}
 
         def slot_of(alert: Alert) -> _Slot:
@@ -159,6 +162,7 @@ class _Batch:
         )
         if outcome is Outcome.NEW:
             assert alert is not None
+            quiet_in_maintenance(alert, self.windows, self.now)
             slot = self._made(alert, stream)
             if stream in await self._followed():
                 await self._store_now(slot, outcome)
@@ -358,9 +362,16 @@ class AlertService(Service):
             now = self._clock.now()
             configs: dict[int, GuildConfig] = {}
             done = []
-            for alert in await uow.alerts.due_escalations(now):
+            due = await uow.alerts.due_escalations(now)
+            windows = await uow.statuspage.covering({a.guild_id for a in due}, now) if due else []
+            for alert in due:
                 if alert.guild_id not in configs:
                     configs[alert.guild_id] = await self._config(uow, alert.guild_id)
+                if quiet_in_maintenance(alert, windows, now):  # its monitor is in maintenance
+                    await uow.alerts.save(alert)
+                    assert alert.id is not None
+                    await uow.outbox.add(Event(Topic.ALERT_CHANGED, alert.guild_id, alert.id))
+                    continue
                 target = escalate(alert, configs[alert.guild_id], now)
                 if target is None:
                     continue
