@@ -7,6 +7,8 @@ timeline with who published it.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from bot.core.errors import ConflictError, NotFoundError, ValidationError
@@ -358,8 +360,18 @@ class StatusPageService(Service):
             since = self._clock.now() - timedelta(days=HISTORY_DAYS)
             return await uow.statuspage.incidents(guild_id, since)
 
-    def _changing(self, guild_id: int, actor: Member) -> _Changing:
-        return _Changing(self, guild_id, actor)
+    @asynccontextmanager
+    async def _changing(
+        self, guild_id: int, actor: Member
+    ) -> AsyncIterator[tuple[UnitOfWork, datetime]]:
+        """A responder's change to the page, committed with a version bump."""
+        async with self._uow_factory() as uow:
+            config: GuildConfig | None = await uow.guilds.get(guild_id)
+            ensure_can_change(actor, config)
+            now = self._clock.now()
+            yield uow, now
+            await touch(uow, guild_id, now)
+            await uow.commit()
 
     @staticmethod
     async def _component(uow: UnitOfWork, guild_id: int, name: str) -> Component:
@@ -377,26 +389,3 @@ class StatusPageService(Service):
             have = ", ".join(known.values()) or "none yet (/statuspage component add)"
             raise ValidationError(f"Unknown component {missing[0]!r}; the components are: {have}.")
         return [known[n.casefold()] for n in wanted]
-
-
-class _Changing:
-    """`async with`: a responder's change to the page, committed with a version bump."""
-
-    def __init__(self, service: StatusPageService, guild_id: int, actor: Member) -> None:
-        self._service, self._guild_id, self._actor = service, guild_id, actor
-
-    async def __aenter__(self) -> tuple[UnitOfWork, datetime]:
-        self._uow = self._service._uow_factory()
-        uow = await self._uow.__aenter__()
-        config: GuildConfig | None = await uow.guilds.get(self._guild_id)
-        ensure_can_change(self._actor, config)
-        self._now = self._service._clock.now()
-        return uow, self._now
-
-    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
-        try:
-            if exc_type is None:
-                await touch(self._uow, self._guild_id, self._now)
-                await self._uow.commit()
-        finally:
-            await self._uow.__aexit__(None, None, None)
