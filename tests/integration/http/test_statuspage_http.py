@@ -210,3 +210,36 @@ async def test_html_is_self_contained(outage: Hooks) -> None:
     assert "default-src 'none'" in headers["Content-Security-Policy"]
     for landmark in ("<header>", "<main", "<footer>", "<nav"):
         assert landmark in html
+
+
+async def test_a_web_process_sees_what_another_process_published(outage: Hooks, make_hooks) -> None:
+    """Scale-out: a second server (a `--role web` process: no commit signal reaches it) picks
+    up a change written elsewhere by polling the page's version, within about a second."""
+    import asyncio
+    import time
+
+    web = await make_hooks()
+    status, body, _ = await _get(web, BASE)
+    assert status == 200 and b"Elevated API errors" in body
+    await outage.services.incidents.post_update(
+        GUILD, ALICE, IncidentRef(number=1), "Seen by every web process.", public=True
+    )
+    deadline = time.monotonic() + 15
+    while b"Seen by every web process." not in (await _get(web, BASE))[1]:
+        assert time.monotonic() < deadline, "the web process never saw the change"
+        await asyncio.sleep(0.1)
+
+
+async def test_gzip_is_compressed_once_and_has_its_own_etag(outage: Hooks) -> None:
+    """A client accepting gzip gets the stored compressed body, its own ETag, and 304s."""
+    response = await outage.client.get(BASE, headers={"Accept-Encoding": "gzip"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert b"Elevated API errors" in await response.read()  # aiohttp inflates it
+    etag = response.headers["ETag"]
+    assert etag.endswith('-gz"') and response.headers["Vary"] == "Accept-Encoding"
+    status, _, _ = await _get(outage, BASE, **{"Accept-Encoding": "gzip", "If-None-Match": etag})
+    assert status == 304
+    identity = {"Accept-Encoding": "identity", "If-None-Match": etag}
+    status, body, headers = await _get(outage, BASE, **identity)  # another encoding, tag
+    assert status == 200 and "Content-Encoding" not in headers
+    assert b"Elevated API errors" in body

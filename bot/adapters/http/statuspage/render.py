@@ -6,6 +6,7 @@ same `PublicData`, which holds only read-model records: nothing else can reach a
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from collections.abc import Callable
@@ -53,6 +54,7 @@ class Representation:
     body: bytes
     content_type: str
     etag: str
+    gzipped: bytes  # compressed once per version, for clients that accept gzip
 
 
 @dataclass
@@ -112,7 +114,9 @@ class Renderer:
         for name, (content_type, make) in makers.items():
             body = make()
             tag = hashlib.sha256(body).hexdigest()[:20]
-            snapshot.representations[name] = Representation(body, content_type, f'"{tag}"')
+            snapshot.representations[name] = Representation(
+                body, content_type, f'"{tag}"', gzip.compress(body, mtime=0)
+            )
         return snapshot
 
     def html(self, data: PublicData, now: datetime) -> bytes:

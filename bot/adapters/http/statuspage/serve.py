@@ -125,10 +125,13 @@ CACHE_KEY = web.AppKey("statuspage_cache", StatusPageCache)
 
 def _answer(request: web.Request, snapshot: Snapshot, rep: Representation) -> web.Response:
     """200 with the body, or 304 when the client's validators still match."""
+    gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    etag = f'{rep.etag[:-1]}-gz"' if gzipped else rep.etag  # each encoding its own tag
     headers = {
-        "ETag": rep.etag,
+        "ETag": etag,
         "Last-Modified": http_date(snapshot.last_modified),
         "Cache-Control": CACHE_CONTROL,
+        "Vary": "Accept-Encoding",
         "X-Content-Type-Options": "nosniff",
     }
     if rep.content_type.startswith("text/html"):
@@ -141,11 +144,15 @@ def _answer(request: web.Request, snapshot: Snapshot, rep: Representation) -> we
         headers["Access-Control-Allow-Origin"] = "*"  # widgets read the JSON from other sites
     match = request.headers.get("If-None-Match")
     if match is not None:
-        if rep.etag in {tag.strip() for tag in match.split(",")} or match.strip() == "*":
+        tags = {tag.strip().removeprefix("W/") for tag in match.split(",")}
+        if etag in tags or match.strip() == "*":
             return web.Response(status=304, headers=headers)
     elif (since := request.if_modified_since) is not None and snapshot.last_modified <= since:
         return web.Response(status=304, headers=headers)
     headers["Content-Type"] = rep.content_type
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(body=rep.gzipped, headers=headers)
     return web.Response(body=rep.body, headers=headers)
 
 
