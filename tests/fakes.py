@@ -264,6 +264,10 @@ class FakeAlerts(_Repo):
     async def for_incident(self, incident_id: int) -> list[Alert]:
         return _c([a for a in self.s.alerts.values() if a.incident_id == incident_id])
 
+    async def in_maintenance(self, maintenance_id: int) -> list[Alert]:
+        found = [a for a in self.s.alerts.values() if a.maintenance_id == maintenance_id]
+        return _c([a for a in found if a.is_open])
+
     async def attached_incident(
         self, guild_id: int, source: AlertSource, stream_key: str
     ) -> int | None:

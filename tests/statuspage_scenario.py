@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.core.alerts import AlertSignal, AlertSource, SignalAction
 from bot.core.model import GuildConfig, IncidentRole, Member, Person, Severity, Status
@@ -129,3 +129,42 @@ async def play(
     await services.statuspage.set_component(guild, BOB, "Email", ComponentState.OPERATIONAL)
     assert incident.id is not None and maintenance.id is not None
     return Outage(incident.number, incident.id, maintenance.id)
+
+
+async def maintenance_story(
+    services: Services, uow_factory: Callable[[], UnitOfWork], clock: FakeClock, guild: int
+) -> None:
+    """Inside a window the listed monitors' new alerts are "in maintenance", unescalated; an
+    alert already firing when the window starts is quieted when its escalation comes due;
+    other monitors escalate as usual; cancelling the window ends the quiet for new alerts
+    and gives the quiet ones back to escalation."""
+    await setup_guild(uow_factory, guild)
+    webhook, _ = await services.webhooks.create(guild, AlertSource.EVENTS, "prod", None)
+
+    async def fire(key: str, monitor: str):  # noqa: ANN202
+        signal = AlertSignal(AlertSource.EVENTS, SignalAction.TRIGGER, key, monitor, "down")
+        async with uow_factory() as uow:
+            [ingested] = await ingest_signals(uow, webhook, [signal], clock.now())
+            await uow.commit()
+        return ingested.alert
+
+    early = await fire("early", "db")  # before the window: escalation planned
+    window = await services.statuspage.schedule_maintenance(
+        guild, BOB, "DB upgrade", "+1m", "+1h", None, "db, cache"
+    )
+    clock.advance(minutes=2)
+    inside = await fire("in", "DB")  # names match ignoring case
+    other = await fire("other", "web")
+    assert inside.maintenance_id == window.id and inside.next_escalation_at is None
+    assert other.maintenance_id is None and other.next_escalation_at is not None
+    clock.advance(minutes=10)
+    escalated = {a.id for a, _ in await services.alerts.escalate_due()}
+    assert escalated == {other.id}
+    quieted = await services.alerts.get(guild, early.id)
+    assert quieted.maintenance_id == window.id and quieted.next_escalation_at is None
+    await services.statuspage.cancel_maintenance(guild, BOB, window.id)
+    after = await fire("after", "db")
+    assert after.maintenance_id is None and after.next_escalation_at is not None
+    resumed = await services.alerts.get(guild, inside.id)  # quiet no more: escalates again
+    assert resumed.maintenance_id is None
+    assert resumed.next_escalation_at == clock.now() + timedelta(minutes=5)

@@ -136,6 +136,9 @@ class AlertRepository(Protocol):
     async def for_incident(self, incident_id: int) -> list[Alert]:
         """Alerts attached to the incident, oldest first."""
 
+    async def in_maintenance(self, maintenance_id: int) -> list[Alert]:
+        """Firing alerts kept quiet by this maintenance window."""
+
     async def attached_incident(
         self, guild_id: int, source: AlertSource, stream_key: str
     ) -> int | None:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.alerts import Alert
 from bot.core.errors import ValidationError
-from bot.core.model import Status
+from bot.core.model import GuildConfig, Status
 from bot.core.timeparse import _AMOUNT, _CLOCK, _FULL, _full, _wall_to_utc
 
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
@@ -307,6 +307,14 @@ def effective_states(
                 if shown.get(name) is ComponentState.OPERATIONAL:
                     shown[name] = ComponentState.UNDER_MAINTENANCE
     return shown
+
+
+def resume_after_maintenance(alert: Alert, config: GuildConfig, now: datetime) -> None:
+    """A cancelled window gives its quiet alert back to escalation: the first ping comes
+    `escalation_minutes` from now, unless someone already took the alert."""
+    alert.maintenance_id = None
+    if alert.is_open and alert.acknowledged_at is None:
+        alert.next_escalation_at = now + timedelta(minutes=config.escalation_minutes)
 
 
 def quiet_in_maintenance(alert: Alert, windows: list[Maintenance], at: datetime) -> bool:

@@ -219,37 +219,7 @@ def _sev():  # noqa: ANN202
 async def test_alerts_from_monitors_in_maintenance_are_quiet_and_never_escalate(
     services: Services, db: FakeDatabase, clock: FakeClock
 ) -> None:
-    """Inside the window: listed monitors' new alerts are "in maintenance" with no escalation;
-    an alert already firing when the window starts is quieted when its escalation comes due;
-    other monitors and times escalate as usual; a cancelled window quiets nothing."""
-    from bot.core.alerts import AlertSignal, AlertSource, SignalAction
-    from bot.core.services import ingest_signals
-    from tests.statuspage_scenario import setup_guild
+    """Quiet in the window, escalating again after a cancel (the story's docstring)."""
+    from tests.statuspage_scenario import maintenance_story
 
-    await setup_guild(db.uow, GUILD)
-    webhook, _ = await services.webhooks.create(GUILD, AlertSource.EVENTS, "prod", None)
-
-    async def fire(key: str, monitor: str):  # noqa: ANN202
-        signal = AlertSignal(AlertSource.EVENTS, SignalAction.TRIGGER, key, monitor, "down")
-        async with db.uow() as uow:
-            [ingested] = await ingest_signals(uow, webhook, [signal], clock.now())
-            await uow.commit()
-        return ingested.alert
-
-    early = await fire("early", "db")  # before the window: escalation planned
-    window = await services.statuspage.schedule_maintenance(
-        GUILD, BOB, "DB upgrade", "+1m", "+1h", None, "db, cache"
-    )
-    clock.advance(minutes=2)
-    inside = await fire("in", "DB")  # names match ignoring case
-    other = await fire("other", "web")
-    assert inside.maintenance_id == window.id and inside.next_escalation_at is None
-    assert other.maintenance_id is None and other.next_escalation_at is not None
-    clock.advance(minutes=10)
-    escalated = {a.id for a, _ in await services.alerts.escalate_due()}
-    assert escalated == {other.id}
-    quieted = await services.alerts.get(GUILD, early.id)
-    assert quieted.maintenance_id == window.id and quieted.next_escalation_at is None
-    await services.statuspage.cancel_maintenance(GUILD, BOB, window.id)
-    after = await fire("after", "db")
-    assert after.maintenance_id is None and after.next_escalation_at is not None
+    await maintenance_story(services, db.uow, clock, GUILD)

@@ -36,6 +36,7 @@ from bot.core.statuspage import (
     names,
     new_code,
     parse_window,
+    resume_after_maintenance,
 )
 
 STATUS_TEXT = {
@@ -342,6 +343,12 @@ class StatusPageService(Service):
                 raise ConflictError(f"Maintenance {maintenance_id} is already cancelled.")
             maintenance.cancelled_at = now
             await uow.statuspage.save_maintenance(maintenance)
+            config = await self._config(uow, guild_id)
+            for alert in await uow.alerts.in_maintenance(maintenance_id):  # not maintenance now
+                resume_after_maintenance(alert, config, now)
+                await uow.alerts.save(alert)
+                assert alert.id is not None
+                await uow.outbox.add(Event(Topic.ALERT_CHANGED, guild_id, alert.id))
             await uow.outbox.add(Event(Topic.MAINTENANCE_CHANGED, guild_id, maintenance_id))
         return maintenance
 

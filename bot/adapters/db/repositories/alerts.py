@@ -275,6 +275,13 @@ class SqlAlertRepository(SqlRepository):
         )
         return [alert_from_row(row) for row in (await self._execute(query)).mappings()]
 
+    async def in_maintenance(self, maintenance_id: int) -> list[Alert]:
+        """Firing alerts kept quiet by this maintenance window."""
+        query = select(alerts).where(
+            (alerts.c.maintenance_id == maintenance_id) & (alerts.c.state == "firing")
+        )
+        return [alert_from_row(row) for row in (await self._execute(query)).mappings()]
+
     async def attached_incident(
         self, guild_id: int, source: AlertSource, stream_key: str
     ) -> int | None:
