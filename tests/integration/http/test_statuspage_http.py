@@ -243,3 +243,31 @@ async def test_gzip_is_compressed_once_and_has_its_own_etag(outage: Hooks) -> No
     status, body, headers = await _get(outage, BASE, **identity)  # another encoding, tag
     assert status == 200 and "Content-Encoding" not in headers
     assert b"Elevated API errors" in body
+
+
+async def test_a_database_outage_serves_the_last_rendering(outage: Hooks) -> None:
+    """The page people check during an outage stays up when the database is the outage;
+    without any rendering yet, the answer is a 503, never a 500."""
+    from bot.adapters.http.statuspage.serve import StatusPageCache
+    from bot.core.errors import StorageUnavailableError
+
+    healthy = True
+
+    class Flaky:
+        def __init__(self) -> None:
+            self.uow = outage.uow_factory()
+
+        async def __aenter__(self):  # noqa: ANN204
+            if not healthy:
+                raise StorageUnavailableError("cannot reach the database")
+            return await self.uow.__aenter__()
+
+        async def __aexit__(self, *exc: object) -> None:
+            await self.uow.__aexit__(*exc)
+
+    cache = StatusPageCache(Flaky, outage.clock, "http://localhost:8080", check_seconds=0)
+    first = await cache.get(SLUG)
+    healthy = False
+    assert await cache.get(SLUG) is first
+    with pytest.raises(StorageUnavailableError):
+        await cache.get("another-slug")

@@ -23,6 +23,7 @@ from bot.adapters.http.statuspage.render import (
     Snapshot,
     http_date,
 )
+from bot.core.errors import StorageUnavailableError
 from bot.core.ports import Clock, UnitOfWorkFactory
 from bot.core.statuspage import HISTORY_DAYS
 
@@ -90,7 +91,16 @@ class StatusPageCache:
             task = asyncio.create_task(self._refresh(slug, entry))
             self._pending[slug] = task
             task.add_done_callback(lambda _: self._pending.pop(slug, None))
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except StorageUnavailableError:
+            if entry is None:
+                raise
+            # The database may be what the incident is about: the page people check then
+            # must not go dark. Serve what was last rendered; try again in a second.
+            log.warning("status page %s: database unavailable, serving the last rendering", slug)
+            entry.checked = time.monotonic()
+            return entry.snapshot
 
     async def _refresh(self, slug: str, entry: _Entry | None) -> Snapshot | None:
         checked = time.monotonic()
