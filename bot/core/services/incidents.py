@@ -29,7 +29,7 @@ from bot.core.services._base import (
     record,
 )
 from bot.core.services.alerts import attach_alert
-from bot.core.services.statuspage import publish_status_change, publish_update
+from bot.core.services.publishing import publish_status_change, publish_update
 from bot.core.timeparse import parse_at
 
 

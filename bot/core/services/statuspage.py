@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 
 from bot.core.errors import ConflictError, NotFoundError, ValidationError
 from bot.core.events import Event, Topic
-from bot.core.model import EntryKind, EntrySource, GuildConfig, Member
+from bot.core.model import EntryKind, GuildConfig, Member
 from bot.core.permissions import ensure_can_change, ensure_can_configure, ensure_can_publish
 from bot.core.ports import UnitOfWork
 from bot.core.services._base import Edit, IncidentRef, Service, find_incident
+from bot.core.services.publishing import STATUS_TEXT, hold, post, require_page, touch
 from bot.core.statuspage import (
     HISTORY_DAYS,
-    MAX_BODY,
     MAX_NAME,
     MAX_TITLE,
     Component,
@@ -28,7 +28,6 @@ from bot.core.statuspage import (
     Maintenance,
     PublicIncident,
     PublicStatus,
-    PublicUpdate,
     StatusPage,
     check_slug,
     check_window,
@@ -38,112 +37,6 @@ from bot.core.statuspage import (
     parse_window,
     resume_after_maintenance,
 )
-
-STATUS_TEXT = {
-    PublicStatus.INVESTIGATING: "We are investigating this issue.",
-    PublicStatus.IDENTIFIED: "The issue has been identified and a fix is being worked on.",
-    PublicStatus.MONITORING: "A fix has been put in place and we are monitoring the results.",
-    PublicStatus.RESOLVED: "This incident has been resolved.",
-}
-"""The public update posted by itself on publishing and on each public status change."""
-
-
-async def touch(uow: UnitOfWork, guild_id: int, now: datetime) -> StatusPage | None:
-    """Move the guild's page to a new version: every web process renders it again."""
-    page = await uow.statuspage.get(guild_id)
-    if page is not None:
-        page.version += 1
-        page.updated_at = now
-        await uow.statuspage.save(page)
-    return page
-
-
-async def _require_page(uow: UnitOfWork, guild_id: int) -> StatusPage:
-    page = await uow.statuspage.get(guild_id)
-    if page is None or not page.enabled:
-        raise NotFoundError(
-            "This server has no status page: someone with Manage Server can run /statuspage enable."
-        )
-    return page
-
-
-async def _post(
-    e: Edit, public: PublicIncident, status: PublicStatus, body: str, actor: Member | None
-) -> PublicUpdate:
-    """Add one public update, queue its announcement, and put it on the timeline."""
-    assert public.id is not None
-    update = PublicUpdate(status, body, e.now, public_incident_id=public.id)
-    await e.uow.statuspage.add_update(update)
-    assert update.id is not None
-    public.updates.insert(0, update)
-    public.status, public.updated_at = status, e.now
-    await e.uow.outbox.add(Event(Topic.PUBLIC_UPDATE, public.guild_id, update.id))
-    who = actor.person.name if actor else "Opsroom (automatic)"
-    await e.record(
-        EntryKind.NOTE,
-        f"Public update ({status.value}) published on the status page by {who}: {body}",
-        actor.person if actor else None,
-        **({} if actor else {"source": EntrySource.SYSTEM}),
-    )
-    return update
-
-
-async def _hold(
-    uow: UnitOfWork, public: PublicIncident, now: datetime, *, release: bool = False
-) -> None:
-    """Set the incident's components to its impact's state, or (`release`) give back the
-    ones it still holds: to operational, or to another active incident holding them."""
-    assert public.id is not None
-    components = {c.name: c for c in await uow.statuspage.components(public.guild_id)}
-    for name in public.components:
-        component = components.get(name)
-        if component is None:
-            continue
-        if release:
-            if component.held_by != public.incident_id:
-                continue  # someone set it otherwise since: theirs now
-            component.state, component.held_by = ComponentState.OPERATIONAL, None
-        else:
-            component.state = public.impact.component_state
-            component.held_by = public.incident_id
-        component.updated_at = now
-        await uow.statuspage.save_component(component)
-
-
-async def publish_status_change(e: Edit) -> None:
-    """A published incident's status moved: post Statuspage's status as a public update;
-    resolving gives back the components it holds, reopening takes them again."""
-    public = await e.uow.statuspage.incident(e.incident.id or 0)
-    if public is None:
-        return
-    status = PublicStatus.of(e.incident.status)
-    if status is public.status:
-        return
-    was_active = public.active
-    await _post(e, public, status, STATUS_TEXT[status], None)
-    if status is PublicStatus.RESOLVED:
-        public.resolved_at = e.now
-        await _hold(e.uow, public, e.now, release=True)
-    elif not was_active:
-        public.resolved_at = None
-        await _hold(e.uow, public, e.now)
-    await e.uow.statuspage.save_incident(public)
-    await touch(e.uow, e.incident.guild_id, e.now)
-
-
-async def publish_update(e: Edit, actor: Member, text: str) -> None:
-    """`/incident update … public:true`: the same text, published (commander or comms)."""
-    ensure_can_publish(actor, e.incident)
-    public = await e.uow.statuspage.incident(e.incident.id or 0)
-    if public is None:
-        raise ConflictError(
-            f"{e.incident.label} is not on the status page yet: publish it first with "
-            "/incident publish."
-        )
-    await _require_page(e.uow, e.incident.guild_id)
-    await _post(e, public, public.status, clean(text, "The update", MAX_BODY), actor)
-    await e.uow.statuspage.save_incident(public)
-    await touch(e.uow, e.incident.guild_id, e.now)
 
 
 class StatusPageService(Service):
@@ -182,7 +75,7 @@ class StatusPageService(Service):
         """Stop serving the page (everything published is kept for when it comes back)."""
         ensure_can_configure(actor)
         async with self._uow_factory() as uow:
-            page = await _require_page(uow, guild_id)
+            page = await require_page(uow, guild_id)
             page.enabled = False
             page.version += 1
             page.updated_at = self._clock.now()
@@ -252,7 +145,7 @@ class StatusPageService(Service):
         async with self._uow_factory() as uow:
             incident = await find_incident(uow, guild_id, ref)
             ensure_can_publish(actor, incident)
-            await _require_page(uow, guild_id)
+            await require_page(uow, guild_id)
             now = self._clock.now()
             edit = Edit(uow, incident, await self._config(uow, guild_id), now)
             title = clean(title, "The public title", MAX_TITLE)
@@ -274,10 +167,10 @@ class StatusPageService(Service):
                     now,
                 )
                 await uow.statuspage.save_incident(public)
-                await _post(edit, public, public.status, STATUS_TEXT[public.status], actor)
+                await post(edit, public, public.status, STATUS_TEXT[public.status], actor)
             else:
                 if components is not None:
-                    await _hold(uow, public, now, release=True)
+                    await hold(uow, public, now, release=True)
                     public.components = wanted
                 public.title, public.impact = title, impact or public.impact
                 public.updated_at = now
@@ -288,7 +181,7 @@ class StatusPageService(Service):
                     actor.person,
                 )
             if public.active:
-                await _hold(uow, public, now)
+                await hold(uow, public, now)
             await uow.statuspage.save_incident(public)
             await touch(uow, guild_id, now)
             await uow.commit()

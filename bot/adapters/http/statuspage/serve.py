@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -166,7 +167,9 @@ def _answer(request: web.Request, snapshot: Snapshot, rep: Representation) -> we
     return web.Response(body=rep.body, headers=headers)
 
 
-def _handler(kind: str) -> object:
+def _handler(kind: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The handler answering one representation of any page."""
+
     async def handle(request: web.Request) -> web.StreamResponse:
         slug = request.match_info["slug"]
         snapshot = await request.app[CACHE_KEY].get(slug.lower())
@@ -183,4 +186,4 @@ def add_status_routes(app: web.Application, cache: StatusPageCache) -> None:
     """Mount `/status/{slug}` and its feed and Statuspage v2 JSON (GET and HEAD)."""
     app[CACHE_KEY] = cache
     for suffix, kind in ROUTES.items():
-        app.router.add_get(f"/status/{{slug}}{suffix}", _handler(kind))  # type: ignore[arg-type]
+        app.router.add_get(f"/status/{{slug}}{suffix}", _handler(kind))
