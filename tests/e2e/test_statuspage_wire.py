@@ -3,16 +3,22 @@ public updates posted to an announcement channel and published, folded past the 
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
+import feedparser
 import pytest
 
 from bot.adapters.discord import statuspage as relay_module
 from tests.e2e.discord_double import DiscordDouble
 from tests.e2e.discord_double.events import ANNOUNCEMENT, CROSSPOSTED
-from tests.e2e.opsroom import Crew, OpsroomDatabase, bot_posts, reply_text
+from tests.e2e.opsroom import Crew, OpsroomDatabase, OpsroomProcess, bot_posts, reply_text
+from tests.integration.databases import postgres_url_or_skip, reset_public_schema
 
 URL = "http://localhost:8080/status/acme"
 
@@ -130,3 +136,58 @@ async def test_public_updates_are_announced_published_and_folded_past_the_limit(
         assert "INTERNAL" not in message.content and "carol" not in message.content
     crossposts = [r for r in double.requests if r.path.endswith("/crosspost")]
     assert len(crossposts) == 4 and all(r.status == 200 for r in crossposts)
+
+
+async def test_done_when_discord_commands_keep_a_web_process_page_current(
+    discord_double: DiscordDouble, tmp_path: Path
+) -> None:
+    """Scale-out on PostgreSQL: in Discord (the `--role bot` process) the commander publishes
+    and posts two public updates; a `--role web` process serves the page, feed and JSON,
+    current and private-safe; the bot process serves no page."""
+    url = postgres_url_or_skip()
+    await reset_public_schema(url)
+    double = discord_double
+    crew = Crew.join(double)
+    bot = OpsroomProcess(double, tmp_path, url, role="bot")
+    web = OpsroomProcess(double, tmp_path, url, role="web")
+    try:
+        await asyncio.gather(bot.start(), web.start())
+        await asyncio.gather(bot.wait_ready(), web.wait_ready())
+        await crew.setup()
+        done = await crew.run(crew.alice, "general", "statuspage enable", slug="acme")
+        assert "is live at" in reply_text(done), reply_text(done)
+        channel = await crew.declare("INTERNAL db-primary oom")
+        await crew.run(crew.carol, channel, "incident publish", title="Slow API", impact="major")
+        for text in ("We are looking into it.", "A fix is rolling out."):
+            done = await crew.run(crew.carol, channel, "incident update", text=text, public=True)
+            assert "on the status page" in reply_text(done), reply_text(done)
+
+        async with aiohttp.ClientSession() as http:
+            page = f"{web.url}/status/acme"
+            deadline = time.monotonic() + 15
+            while True:  # the web process polls the page's version (about once a second)
+                async with http.get(page) as response:
+                    html = await response.text()
+                if "A fix is rolling out." in html:
+                    break
+                assert time.monotonic() < deadline, "the web process never showed the update"
+                await asyncio.sleep(0.2)
+            async with http.get(f"{page}/api/v2/summary.json") as response:
+                summary = json.loads(await response.read())
+            async with http.get(f"{page}/feed.atom") as response:
+                feed = feedparser.parse(await response.read())
+            async with http.get(f"{bot.url}/status/acme") as response:
+                assert response.status == 404  # the bot role serves no pages
+        [incident] = summary["incidents"]
+        assert incident["name"] == "Slow API" and incident["impact"] == "major"
+        assert [u["body"] for u in incident["incident_updates"]][:2] == [
+            "A fix is rolling out.",
+            "We are looking into it.",
+        ]
+        assert summary["status"]["indicator"] == "major"
+        assert not feed.bozo and feed.entries[0].summary == "A fix is rolling out."
+        for answer in (html, json.dumps(summary), str(feed)):
+            assert "INTERNAL" not in answer and "carol" not in answer
+    finally:
+        for process in (bot, web):
+            await process.stop_quietly()
