@@ -59,7 +59,8 @@ async def test_publish_and_public_updates_from_discord(paged: World, services) -
     result = await paged.alice.slash(channel, "incident update", text="We are on it.", public=True)
     assert (
         result.response.content
-        == "📣 Update on **#1 INTERNAL db primary oom** posted and on the status page."
+        == "📣 Update on **#1 INTERNAL db primary oom** posted and on the status page: "
+        "We are on it."
     )
     [public] = await services.statuspage.history(paged.guild.id)
     assert [u.body for u in public.updates][0] == "We are on it."
