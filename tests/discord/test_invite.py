@@ -26,7 +26,6 @@ BITS = {
     "create_public_threads": 35,
     "create_private_threads": 36,
     "pin_messages": 51,
-    "manage_events": 33,
 }
 
 

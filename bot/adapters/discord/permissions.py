@@ -43,7 +43,6 @@ NEEDS: tuple[Need, ...] = (
     Need("create_public_threads", "Create Public Threads", "open an incident's thread"),
     Need("create_private_threads", "Create Private Threads", "deny private threads in the room"),
     Need("pin_messages", "Pin Messages", "pin the incident card in its channel"),
-    Need("manage_events", "Manage Events", "show maintenance windows as scheduled events"),
 )
 _BY_FLAG = {need.flag: need for need in NEEDS}
 POSTING = ("view_channel", "send_messages", "embed_links", "attach_files", "read_message_history")
