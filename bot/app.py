@@ -25,11 +25,13 @@ from bot.adapters.db import (
     SqlUnitOfWork,
     check_connection,
     create_engine,
+    head_revision,
     session_factory,
     upgrade_to_head,
 )
 from bot.adapters.db.errors import storage_errors
 from bot.adapters.db.gauges import open_counts
+from bot.adapters.db.readiness import DatabaseReadiness
 from bot.adapters.discord import OpsroomBot, create_bot, point_at
 from bot.adapters.discord import sync_commands as discord_sync
 from bot.adapters.http.health import ReadinessCheck
@@ -37,10 +39,12 @@ from bot.adapters.http.server import build_web_app
 from bot.adapters.http.statuspage.serve import CACHE_KEY as STATUS_CACHE_KEY
 from bot.adapters.metrics import Metrics
 from bot.adapters.scheduling import OpsroomScheduler
+from bot.adapters.tls import TlsProbe
 from bot.config import ConfigError, Settings
 from bot.core.alerts import AlertSource
 from bot.core.clock import SystemClock
 from bot.core.errors import StorageUnavailableError
+from bot.core.heartbeats import schedule_option
 from bot.core.ports import UnitOfWorkFactory
 from bot.core.services import Services
 
@@ -78,9 +82,13 @@ class Runtime:
     services: Services
     commits: CommitSignal
     metrics: Metrics
+    readiness: DatabaseReadiness | None = None  # set once migrated and connected
 
     async def database_problem(self) -> str | None:
-        """None when the database answers, else why not (for /readyz)."""
+        """None when the database answers with Opsroom's schema (and, on SQLite, is still
+        the file that was opened), else why not (for /readyz)."""
+        if self.readiness is not None:
+            return await self.readiness.problem()
         try:
             await check_connection(self.engine)
         except StorageUnavailableError as exc:
@@ -148,10 +156,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         def uow_factory() -> SqlUnitOfWork:
             return SqlUnitOfWork(sessions, on_commit=commits)
 
-        services = Services.build(uow_factory, SystemClock())
+        probe = TlsProbe(allow_private=settings.watch_allow_private)
+        services = Services.build(uow_factory, SystemClock(), probe=probe)
         metrics = Metrics()
         metrics.count_with(lambda: open_counts(engine))
-        yield Runtime(settings, engine, uow_factory, services, commits, metrics)
+        runtime = Runtime(settings, engine, uow_factory, services, commits, metrics)
+        runtime.readiness = DatabaseReadiness(engine, head_revision())
+        yield runtime
     finally:
         await engine.dispose()
 
@@ -162,11 +173,25 @@ async def create_webhook(
     source: str,
     name: str | None,
     signing_secret: str | None = None,
+    every: str | None = None,
+    grace: str | None = None,
+    *,
+    signature_header: str | None = None,
+    timestamp_header: str | None = None,
 ) -> str:
-    """Make a webhook token for a guild and return its URL (the only time it is shown)."""
+    """Make a webhook token for a guild and return its URL (the only time it is shown);
+    `every` and `grace` make a heartbeat's schedule."""
+    schedule = schedule_option(every, grace)
     async with open_runtime(settings) as runtime:
         webhook, token = await runtime.services.webhooks.create(
-            guild_id, AlertSource(source), name, actor=None, signing_secret=signing_secret
+            guild_id,
+            AlertSource(source),
+            name,
+            actor=None,
+            signing_secret=signing_secret,
+            heartbeat=schedule,
+            signature_header=signature_header,
+            timestamp_header=timestamp_header,
         )
     log.info("created webhook %s (%s) for guild %s", webhook.id, source, guild_id)
     return f"{settings.public_url}/hooks/{source}/{token}"
@@ -212,6 +237,7 @@ async def _start_http(runtime: Runtime, bot: OpsroomBot | None, role: str) -> we
         readiness_checks=checks,
         accept_webhooks=role != "bot",
         public_url=runtime.settings.public_url,
+        storage_guard=runtime.readiness.file_problem if runtime.readiness else None,
     )
     if STATUS_CACHE_KEY in app:  # this process's own publishing commits show at once
         runtime.commits.subscribe(app[STATUS_CACHE_KEY].expire)
@@ -261,6 +287,7 @@ async def run(settings: Settings, role: str = "all", *, stop: asyncio.Event | No
         runner = await _start_http(runtime, bot, role)
         try:
             if scheduler is not None:
+                await _restart_heartbeats(runtime.services)  # before any deadline fires
                 await scheduler.start()
             log.info("opsroom running (role %s); stop with Ctrl-C or SIGTERM", role)
             await _until_stopped(stop, bot, token)
@@ -271,6 +298,15 @@ async def run(settings: Settings, role: str = "all", *, stop: asyncio.Event | No
             if bot is not None:
                 await bot.close()
             await runner.cleanup()
+
+
+async def _restart_heartbeats(services: Services) -> None:
+    """Give heartbeats due while Opsroom was down their grace; a database hiccup here only
+    means they fire without it (the sweeps retry on their own)."""
+    try:
+        await services.heartbeats.restart()
+    except StorageUnavailableError as exc:
+        log.warning("could not give missed heartbeats their grace at start (%s)", exc)
 
 
 async def _until_stopped(stop: asyncio.Event, bot: OpsroomBot | None, token: str | None) -> None:

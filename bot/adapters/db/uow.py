@@ -14,7 +14,9 @@ from bot.adapters.db.errors import session_url, storage_errors
 from bot.adapters.db.repositories import (
     SqlActionRepository,
     SqlAlertRepository,
+    SqlCertWatchRepository,
     SqlGuildRepository,
+    SqlHeartbeatRepository,
     SqlIncidentRepository,
     SqlMetaRepository,
     SqlNoteRepository,
@@ -27,8 +29,10 @@ from bot.adapters.db.repositories import (
 from bot.core.ports import (
     ActionRepository,
     AlertRepository,
+    CertWatchRepository,
     Clock,
     GuildRepository,
+    HeartbeatRepository,
     IncidentRepository,
     MetaRepository,
     NoteRepository,
@@ -64,6 +68,8 @@ class SqlUnitOfWork:
     outbox: OutboxRepository
     reminders: ReminderRepository
     statuspage: StatusPageRepository
+    heartbeats: HeartbeatRepository
+    cert_watches: CertWatchRepository
 
     def __init__(
         self,
@@ -125,6 +131,8 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(session, self._clock)
         self.reminders = SqlReminderRepository(session)
         self.statuspage = SqlStatusPageRepository(session)
+        self.heartbeats = SqlHeartbeatRepository(session)
+        self.cert_watches = SqlCertWatchRepository(session)
         return self
 
     async def commit(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core.ports import Clock, UnitOfWorkFactory
+from bot.core.ports import CertificateProbe, Clock, UnitOfWorkFactory
 from bot.core.services._base import IncidentRef
 from bot.core.services.alerts import AlertService, Ingested, ingest_signals
 from bot.core.services.guilds import GuildService, WebhookService
@@ -17,12 +17,15 @@ from bot.core.services.timeline import (
     PostmortemService,
     TimelineService,
 )
+from bot.core.services.watch import CertWatchService, HeartbeatService
 
 __all__ = [
     "ActionService",
     "AlertService",
+    "CertWatchService",
     "ChatMessage",
     "GuildService",
+    "HeartbeatService",
     "IncidentRef",
     "IncidentService",
     "Ingested",
@@ -51,10 +54,18 @@ class Services:
     reminders: ReminderService
     timers: TimerService
     statuspage: StatusPageService
+    heartbeats: HeartbeatService
+    certs: CertWatchService
 
     @classmethod
-    def build(cls, uow_factory: UnitOfWorkFactory, clock: Clock) -> Services:
-        """Wire every service to the same storage and clock."""
+    def build(
+        cls,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        *,
+        probe: CertificateProbe | None = None,
+    ) -> Services:
+        """Wire every service to the same storage and clock (`probe`: the TLS checker)."""
         return cls(
             guilds=GuildService(uow_factory, clock),
             incidents=IncidentService(uow_factory, clock),
@@ -66,4 +77,6 @@ class Services:
             reminders=ReminderService(uow_factory, clock),
             timers=TimerService(uow_factory, clock),
             statuspage=StatusPageService(uow_factory, clock),
+            heartbeats=HeartbeatService(uow_factory, clock),
+            certs=CertWatchService(uow_factory, clock, probe),
         )
