@@ -25,6 +25,7 @@ from bot.core.model import (
     TimelineEntry,
     TimelineRevision,
 )
+from bot.core.pages import Page
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
 from tests.fake_statuspage import FakeStatusPage, StatusPageStore
@@ -59,6 +60,7 @@ class Store:
     meta: dict[str, str] = field(default_factory=dict)
     outbox: list[StoredEvent] = field(default_factory=list)
     reminders: dict[int, Reminder] = field(default_factory=dict)
+    pages: dict[int, Page] = field(default_factory=dict)
     heartbeats: dict[int, Heartbeat] = field(default_factory=dict)
     cert_watches: dict[int, CertWatch] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
@@ -426,6 +428,18 @@ class FakeReminders(_Repo):
         return _c([r for r in self.s.reminders.values() if r.incident_id == incident_id])
 
 
+class FakePages(_Repo):
+    async def add_many(self, pages: Any) -> None:
+        for page in pages:
+            page.id = self.s.next_id("page")
+            self.s.pages[page.id] = _c(page)
+
+    async def for_alerts(self, alert_ids: Any) -> list[Page]:
+        wanted = set(alert_ids)
+        found = [p for p in self.s.pages.values() if p.alert_id in wanted]
+        return _c(sorted(found, key=lambda p: (p.sent_at, p.id)))
+
+
 class FakeHeartbeats(_Repo):
     def _active(self, hb: Heartbeat) -> bool:
         hook = self.s.webhooks.get(hb.webhook_id)
@@ -555,6 +569,7 @@ REPOS = {
     "outbox": FakeOutbox,
     "reminders": FakeReminders,
     "statuspage": FakeStatusPage,
+    "pages": FakePages,
     "heartbeats": FakeHeartbeats,
     "cert_watches": FakeCertWatches,
 }

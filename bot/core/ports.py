@@ -25,6 +25,7 @@ from bot.core.model import (
     TimelineEntry,
     TimelineRevision,
 )
+from bot.core.pages import Page
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.statuspage import Component, Maintenance, PublicIncident, PublicUpdate, StatusPage
 from bot.core.webhooks import Webhook
@@ -173,6 +174,16 @@ class AlertRepository(Protocol):
 
     async def save_many(self, alerts: Sequence[Alert]) -> None:
         """`save` each (in one statement where possible)."""
+
+
+class PageRepository(Protocol):
+    """Pages sent for alerts (escalation pings, pager messages)."""
+
+    async def add_many(self, pages: Sequence[Page]) -> None:
+        """Store new pages, setting their `id`s."""
+
+    async def for_alerts(self, alert_ids: Collection[int]) -> list[Page]:
+        """The pages of these alerts, in the order they were sent."""
 
 
 class WebhookRepository(Protocol):
@@ -378,6 +389,7 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     reminders: ReminderRepository
     statuspage: StatusPageRepository
+    pages: PageRepository
     heartbeats: HeartbeatRepository
     cert_watches: CertWatchRepository
 

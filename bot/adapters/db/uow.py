@@ -21,6 +21,7 @@ from bot.adapters.db.repositories import (
     SqlMetaRepository,
     SqlNoteRepository,
     SqlOutboxRepository,
+    SqlPageRepository,
     SqlReminderRepository,
     SqlStatusPageRepository,
     SqlTimelineRepository,
@@ -37,6 +38,7 @@ from bot.core.ports import (
     MetaRepository,
     NoteRepository,
     OutboxRepository,
+    PageRepository,
     ReminderRepository,
     StatusPageRepository,
     TimelineRepository,
@@ -68,6 +70,7 @@ class SqlUnitOfWork:
     outbox: OutboxRepository
     reminders: ReminderRepository
     statuspage: StatusPageRepository
+    pages: PageRepository
     heartbeats: HeartbeatRepository
     cert_watches: CertWatchRepository
 
@@ -131,6 +134,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(session, self._clock)
         self.reminders = SqlReminderRepository(session)
         self.statuspage = SqlStatusPageRepository(session)
+        self.pages = SqlPageRepository(session)
         self.heartbeats = SqlHeartbeatRepository(session)
         self.cert_watches = SqlCertWatchRepository(session)
         return self

@@ -2,6 +2,7 @@
 
 from bot.adapters.db.repositories.alerts import SqlAlertRepository, SqlWebhookRepository
 from bot.adapters.db.repositories.incidents import SqlGuildRepository, SqlIncidentRepository
+from bot.adapters.db.repositories.pages import SqlPageRepository
 from bot.adapters.db.repositories.reminders import SqlReminderRepository
 from bot.adapters.db.repositories.statuspage import SqlStatusPageRepository
 from bot.adapters.db.repositories.system import SqlMetaRepository, SqlOutboxRepository
@@ -22,6 +23,7 @@ __all__ = [
     "SqlMetaRepository",
     "SqlNoteRepository",
     "SqlOutboxRepository",
+    "SqlPageRepository",
     "SqlReminderRepository",
     "SqlStatusPageRepository",
     "SqlTimelineRepository",

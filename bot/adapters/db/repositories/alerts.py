@@ -59,6 +59,7 @@ def alert_values(alert: Alert) -> dict[str, Any]:
         "relay_channel_id": alert.relay_channel_id,
         "relay_message_id": alert.relay_message_id,
         "maintenance_id": alert.maintenance_id,
+        "notice": alert.notice,
     }
 
 
@@ -90,6 +91,7 @@ def alert_from_row(row: RowMapping) -> Alert:
         relay_channel_id=row["relay_channel_id"],
         relay_message_id=row["relay_message_id"],
         maintenance_id=row["maintenance_id"],
+        notice=bool(row["notice"]),
     )
 
 
