@@ -11,6 +11,7 @@ from bot.core.services.guilds import GuildService, WebhookService
 from bot.core.services.housekeeping import HousekeepingService
 from bot.core.services.incidents import IncidentPage, IncidentService
 from bot.core.services.reminders import ReminderService, TimerService
+from bot.core.services.statuspage import StatusPageService
 from bot.core.services.timeline import (
     ActionService,
     ChatMessage,
@@ -34,6 +35,7 @@ __all__ = [
     "PostmortemService",
     "ReminderService",
     "Services",
+    "StatusPageService",
     "TimelineService",
     "TimerService",
     "WebhookService",
@@ -55,6 +57,7 @@ class Services:
     reminders: ReminderService
     timers: TimerService
     housekeeping: HousekeepingService
+    statuspage: StatusPageService
     heartbeats: HeartbeatService
     certs: CertWatchService
 
@@ -78,6 +81,7 @@ class Services:
             reminders=ReminderService(uow_factory, clock),
             timers=TimerService(uow_factory, clock),
             housekeeping=HousekeepingService(uow_factory, clock),
+            statuspage=StatusPageService(uow_factory, clock),
             heartbeats=HeartbeatService(uow_factory, clock),
             certs=CertWatchService(uow_factory, clock, probe),
         )
