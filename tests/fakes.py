@@ -23,6 +23,7 @@ from bot.core.model import (
     TimelineEntry,
     TimelineRevision,
 )
+from bot.core.paging import AckLink, Notice, Pager, PagerPage
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
 
@@ -56,6 +57,10 @@ class Store:
     meta: dict[str, str] = field(default_factory=dict)
     outbox: list[StoredEvent] = field(default_factory=list)
     reminders: dict[int, Reminder] = field(default_factory=dict)
+    pagers: dict[int, Pager] = field(default_factory=dict)
+    pages: dict[int, PagerPage] = field(default_factory=dict)
+    ack_links: dict[int, AckLink] = field(default_factory=dict)
+    notices: dict[int, Notice] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     ids: dict[str, Any] = field(default_factory=dict)
 
@@ -409,6 +414,81 @@ class FakeReminders(_Repo):
         return _c([r for r in self.s.reminders.values() if r.incident_id == incident_id])
 
 
+class FakePaging(_Repo):
+    """Like the SQL one, without the leases mattering (one sender at a time in unit tests)."""
+
+    async def add_pager(self, pager: Pager) -> None:
+        pager.id = self.s.next_id("pager")
+        self.s.pagers[pager.id] = _c(pager)
+
+    async def pager(self, guild_id: int, pager_id: int) -> Pager | None:
+        found = self.s.pagers.get(pager_id)
+        return _c(found) if found and found.guild_id == guild_id else None
+
+    async def pagers(self, guild_id: int) -> list[Pager]:
+        found = [p for p in self.s.pagers.values() if p.guild_id == guild_id]
+        return _c(sorted((p for p in found if p.removed_at is None), key=lambda p: p.id))
+
+    async def save_pager(self, pager: Pager) -> None:
+        assert pager.id in self.s.pagers
+        self.s.pagers[pager.id] = _c(pager)
+
+    async def add_page(self, page: PagerPage) -> None:
+        page.id = self.s.next_id("page")
+        self.s.pages[page.id] = _c(page)
+
+    async def page(self, page_id: int) -> PagerPage | None:
+        return _c(self.s.pages.get(page_id))
+
+    async def waiting_page(self, pager_id: int, kind: str, level: int) -> PagerPage | None:
+        for page in sorted(self.s.pages.values(), key=lambda p: -(p.id or 0)):
+            if (page.pager_id, page.kind, page.level) == (pager_id, kind, level) and (
+                page.waiting and page.attempts == 0 and page.claimed_until is None
+            ):
+                return _c(page)
+        return None
+
+    async def save_page(self, page: PagerPage) -> None:
+        assert page.id in self.s.pages
+        self.s.pages[page.id] = _c(page)
+
+    async def claim_pages(self, now: datetime, lease_until: datetime, limit: int) -> list[Any]:
+        due = [
+            p
+            for p in self.s.pages.values()
+            if p.waiting and p.not_before <= now and (not p.claimed_until or p.claimed_until <= now)
+        ]
+        due.sort(key=lambda p: (p.not_before, p.id))
+        for page in due[:limit]:
+            page.claimed_until = lease_until
+        return _c(due[:limit])
+
+    async def next_page_due(self) -> datetime | None:
+        times = [p.claimed_until or p.not_before for p in self.s.pages.values() if p.waiting]
+        return min(times, default=None)
+
+    async def add_ack_link(self, link: AckLink) -> None:
+        link.id = self.s.next_id("ack_link")
+        self.s.ack_links[link.id] = _c(link)
+
+    async def ack_link(self, code_hash: str) -> AckLink | None:
+        return _c(next((x for x in self.s.ack_links.values() if x.code_hash == code_hash), None))
+
+    async def use_ack_link(self, link_id: int, at: datetime) -> bool:
+        link = self.s.ack_links.get(link_id)
+        if link is None or link.used_at is not None:
+            return False
+        link.used_at = at
+        return True
+
+    async def add_notice(self, notice: Notice) -> None:
+        notice.id = self.s.next_id("notice")
+        self.s.notices[notice.id] = _c(notice)
+
+    async def notice(self, notice_id: int) -> Notice | None:
+        return _c(self.s.notices.get(notice_id))
+
+
 class FakeUnitOfWork:
     """Works on a private copy of the store; commit publishes it."""
 
@@ -444,6 +524,7 @@ REPOS = {
     "meta": FakeMeta,
     "outbox": FakeOutbox,
     "reminders": FakeReminders,
+    "paging": FakePaging,
 }
 
 

@@ -23,6 +23,7 @@ from bot.core.model import (
     TimelineEntry,
     TimelineRevision,
 )
+from bot.core.paging import AckLink, Notice, Pager, PagerPage
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
 
@@ -204,6 +205,50 @@ class ReminderRepository(Protocol):
         """Every reminder of the incident (pending, fired, cancelled), oldest first."""
 
 
+class PagingRepository(Protocol):
+    """Pagers, their queued pages and acknowledge links."""
+
+    async def add_pager(self, pager: Pager) -> None: ...
+
+    async def pager(self, guild_id: int, pager_id: int) -> Pager | None:
+        """One pager of the guild, removed ones included."""
+
+    async def pagers(self, guild_id: int) -> builtins.list[Pager]:
+        """The guild's pagers that are not removed, by id."""
+
+    async def save_pager(self, pager: Pager) -> None: ...
+
+    async def add_page(self, page: PagerPage) -> None: ...
+
+    async def page(self, page_id: int) -> PagerPage | None: ...
+
+    async def waiting_page(self, pager_id: int, kind: str, level: int) -> PagerPage | None:
+        """The pager's page of this kind and level that is still gathering (not claimed)."""
+
+    async def save_page(self, page: PagerPage) -> None: ...
+
+    async def claim_pages(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> builtins.list[PagerPage]:
+        """Waiting pages due by `now` and not leased, leased to the caller until
+        `lease_until` (a conditional update, so two senders never take the same page)."""
+
+    async def next_page_due(self) -> datetime | None:
+        """When the soonest waiting page becomes due (or its lease ends)."""
+
+    async def add_ack_link(self, link: AckLink) -> None: ...
+
+    async def ack_link(self, code_hash: str) -> AckLink | None: ...
+
+    async def use_ack_link(self, link_id: int, at: datetime) -> bool:
+        """Mark the link used if it still is not (at most once, even under races)."""
+
+    async def add_notice(self, notice: Notice) -> None:
+        """Store a message for #alerts, setting its `id` (an event names it)."""
+
+    async def notice(self, notice_id: int) -> Notice | None: ...
+
+
 class MetaRepository(Protocol):
     """Small process-wide values, such as the hash of the last synced command tree."""
 
@@ -240,6 +285,7 @@ class UnitOfWork(Protocol):
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    paging: PagingRepository
 
     async def commit(self) -> None: ...
 

@@ -19,6 +19,7 @@ from bot.adapters.db.repositories import (
     SqlMetaRepository,
     SqlNoteRepository,
     SqlOutboxRepository,
+    SqlPagingRepository,
     SqlReminderRepository,
     SqlTimelineRepository,
     SqlWebhookRepository,
@@ -32,6 +33,7 @@ from bot.core.ports import (
     MetaRepository,
     NoteRepository,
     OutboxRepository,
+    PagingRepository,
     ReminderRepository,
     TimelineRepository,
     WebhookRepository,
@@ -61,6 +63,7 @@ class SqlUnitOfWork:
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    paging: PagingRepository
 
     def __init__(
         self,
@@ -121,6 +124,7 @@ class SqlUnitOfWork:
         self.meta = SqlMetaRepository(session)
         self.outbox = SqlOutboxRepository(session, self._clock)
         self.reminders = SqlReminderRepository(session)
+        self.paging = SqlPagingRepository(session)
         return self
 
     async def commit(self) -> None:

@@ -9,6 +9,7 @@ from bot.core.services._base import IncidentRef
 from bot.core.services.alerts import AlertService, Ingested, ingest_signals
 from bot.core.services.guilds import GuildService, WebhookService
 from bot.core.services.incidents import IncidentService
+from bot.core.services.paging import PagerUrls, PagingService
 from bot.core.services.reminders import ReminderService, TimerService
 from bot.core.services.timeline import (
     ActionService,
@@ -25,6 +26,8 @@ __all__ = [
     "IncidentRef",
     "IncidentService",
     "Ingested",
+    "PagerUrls",
+    "PagingService",
     "PostmortemService",
     "ReminderService",
     "Services",
@@ -48,10 +51,18 @@ class Services:
     webhooks: WebhookService
     reminders: ReminderService
     timers: TimerService
+    paging: PagingService
 
     @classmethod
-    def build(cls, uow_factory: UnitOfWorkFactory, clock: Clock) -> Services:
-        """Wire every service to the same storage and clock."""
+    def build(
+        cls,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        *,
+        pager_urls: PagerUrls | None = None,
+        public_url: str = "http://localhost:8080",
+    ) -> Services:
+        """Wire every service to the same storage and clock (pagers need `pager_urls`)."""
         return cls(
             guilds=GuildService(uow_factory, clock),
             incidents=IncidentService(uow_factory, clock),
@@ -62,4 +73,5 @@ class Services:
             webhooks=WebhookService(uow_factory, clock),
             reminders=ReminderService(uow_factory, clock),
             timers=TimerService(uow_factory, clock),
+            paging=PagingService(uow_factory, clock, urls=pager_urls, public_url=public_url),
         )

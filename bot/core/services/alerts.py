@@ -19,10 +19,11 @@ from bot.core.alerts import (
 )
 from bot.core.errors import ConflictError, NotFoundError
 from bot.core.events import Event, Topic
-from bot.core.model import EntryKind, EntrySource, GuildConfig, Incident, Member
+from bot.core.model import EntryKind, EntrySource, GuildConfig, Incident, Member, Person
 from bot.core.permissions import ensure_can_change
 from bot.core.ports import EpisodeId, StreamId, UnitOfWork
 from bot.core.services._base import IncidentRef, Service, find_incident, incident_changed, record
+from bot.core.services.pager_queue import page_alerts
 from bot.core.webhooks import Webhook
 
 
@@ -269,6 +270,28 @@ async def _store(uow: UnitOfWork, alert: Alert, outcome: Outcome, now: datetime)
     await uow.outbox.add(Event(Topic.ALERT_CHANGED, alert.guild_id, alert.id))
 
 
+async def acknowledge_in(uow: UnitOfWork, alert: Alert, by: Person, now: datetime) -> None:
+    """Take the alert in `by`'s name inside an open unit of work: escalation (pings and
+    pages) stops, the card changes, and the alert's incident (if any) records who took it."""
+    acknowledge(alert, by, now)
+    await uow.alerts.save(alert)
+    assert alert.id is not None
+    await uow.outbox.add(Event(Topic.ALERT_CHANGED, alert.guild_id, alert.id))
+    if alert.incident_id is not None:
+        incident = await uow.incidents.get_by_id(alert.incident_id)
+        assert incident is not None
+        await record(
+            uow,
+            incident,
+            kind=EntryKind.ALERT,
+            text=f"Alert acknowledged by {by.name}: {alert.title}",
+            at=now,
+            now=now,
+            author=by if by.id else None,
+            alert_id=alert.id,
+        )
+
+
 async def attach_alert(uow: UnitOfWork, incident: Incident, alert: Alert, now: datetime) -> None:
     """Put the alert on the incident's timeline; it may move detection and impact earlier."""
     if alert.incident_id == incident.id:
@@ -316,24 +339,7 @@ class AlertService(Service):
         async with self._uow_factory() as uow:
             ensure_can_change(actor, await uow.guilds.get(guild_id))
             alert = await self._alert(uow, guild_id, alert_id)
-            now = self._clock.now()
-            acknowledge(alert, actor.person, now)
-            await uow.alerts.save(alert)
-            await uow.outbox.add(Event(Topic.ALERT_CHANGED, guild_id, alert_id))
-            if alert.incident_id is not None:
-                incident = await uow.incidents.get_by_id(alert.incident_id)
-                assert incident is not None
-                text = f"Alert acknowledged by {actor.person.name}: {alert.title}"
-                await record(
-                    uow,
-                    incident,
-                    kind=EntryKind.ALERT,
-                    text=text,
-                    at=now,
-                    now=now,
-                    author=actor.person,
-                    alert_id=alert.id,
-                )
+            await acknowledge_in(uow, alert, actor.person, self._clock.now())
             await uow.commit()
             return alert
 
@@ -358,16 +364,22 @@ class AlertService(Service):
             now = self._clock.now()
             configs: dict[int, GuildConfig] = {}
             done = []
+            levels: dict[tuple[int, EscalationTarget, int], list[Alert]] = {}
             for alert in await uow.alerts.due_escalations(now):
                 if alert.guild_id not in configs:
                     configs[alert.guild_id] = await self._config(uow, alert.guild_id)
                 target = escalate(alert, configs[alert.guild_id], now)
                 if target is None:
+                    await uow.alerts.save(alert)  # e.g. escalation turned off since it opened
                     continue
                 await uow.alerts.save(alert)
                 assert alert.id is not None
                 await uow.outbox.add(Event(Topic.ALERT_ESCALATED, alert.guild_id, alert.id))
                 done.append((alert, target))
+                key = (alert.guild_id, target, alert.escalation_level)
+                levels.setdefault(key, []).append(alert)
+            for (guild_id, target, level), alerts in levels.items():
+                await page_alerts(uow, guild_id, target, level, alerts, now)  # the pagers' turn
             await uow.commit()
             return done
 

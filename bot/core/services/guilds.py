@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from bot.core import guild_settings
 from bot.core.alerts import AlertSource
 from bot.core.errors import NotFoundError, ValidationError
 from bot.core.model import GuildConfig, Member, zone
@@ -32,8 +33,8 @@ class GuildService(Service):
             zone(changes["timezone"])  # type: ignore[arg-type]
         for name in ("escalation_minutes", "escalation_repeats"):
             value = changes.get(name)
-            if value is not None and not (isinstance(value, int) and 1 <= value <= 1440):
-                raise ValidationError(f"{name.replace('_', ' ')} must be between 1 and 1440.")
+            if value is not None and not (isinstance(value, int) and 0 <= value <= 1440):
+                raise ValidationError(f"{name.replace('_', ' ')} must be between 0 and 1440.")
         async with self._uow_factory() as uow:
             config = await uow.guilds.get(guild_id) or GuildConfig(guild_id)
             for name, value in changes.items():
@@ -41,6 +42,21 @@ class GuildService(Service):
                     setattr(config, name, value)
             await uow.guilds.save(config)
             await uow.commit()
+            return config
+
+    async def tune(
+        self, guild_id: int, actor: Member | None, changes: dict[str, object]
+    ) -> GuildConfig:
+        """`/opsroom config` and `opsroom config`: change escalation and update-cadence
+        settings (all or none); no changes reads them. `actor` None: the server's operator."""
+        if actor is not None:
+            ensure_can_configure(actor)
+        async with self._uow_factory() as uow:
+            config = await uow.guilds.get(guild_id) or GuildConfig(guild_id)
+            if changes:
+                guild_settings.apply(config, changes)
+                await uow.guilds.save(config)
+                await uow.commit()
             return config
 
 

@@ -2,6 +2,7 @@
 
 from bot.adapters.db.repositories.alerts import SqlAlertRepository, SqlWebhookRepository
 from bot.adapters.db.repositories.incidents import SqlGuildRepository, SqlIncidentRepository
+from bot.adapters.db.repositories.paging import SqlPagingRepository
 from bot.adapters.db.repositories.reminders import SqlReminderRepository
 from bot.adapters.db.repositories.system import SqlMetaRepository, SqlOutboxRepository
 from bot.adapters.db.repositories.timeline import (
@@ -18,6 +19,7 @@ __all__ = [
     "SqlMetaRepository",
     "SqlNoteRepository",
     "SqlOutboxRepository",
+    "SqlPagingRepository",
     "SqlReminderRepository",
     "SqlTimelineRepository",
     "SqlWebhookRepository",
