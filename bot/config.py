@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import importlib.util
 import os
@@ -32,7 +34,7 @@ _HINTS = {
     "dev_guild_id": "expected a Discord server ID: enable Developer Mode, right-click the "
     "server, Copy Server ID",
 }
-_SECRET_FIELDS = frozenset({"discord_token"})
+_SECRET_FIELDS = frozenset({"discord_token", "pager_key"})
 
 
 class ConfigError(Exception):
@@ -75,6 +77,7 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = None
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
+    pager_key: SecretStr | None = None  # Fernet key sealing pager URLs at rest; unset: no pagers
 
     @field_validator("discord_token", mode="before")
     @classmethod
@@ -82,6 +85,24 @@ class Settings(BaseSettings):
         """Drop surrounding whitespace (a pasted newline); an empty token counts as unset."""
         if isinstance(value, str):
             return value.strip() or None
+        return value
+
+    @field_validator("pager_key", mode="before")
+    @classmethod
+    def _check_pager_key(cls, value: object) -> object:
+        """A Fernet key: 32 bytes in URL-safe base64 (`opsroom pager-key` prints a new one)."""
+        if isinstance(value, str):
+            value = value.strip() or None
+            if value is not None:
+                try:
+                    raw = base64.urlsafe_b64decode(value.encode())
+                except (binascii.Error, ValueError):
+                    raw = b""
+                if len(raw) != 32:
+                    raise ValueError(
+                        "must be a Fernet key (44 characters of URL-safe base64); "
+                        "make one with `opsroom pager-key`"
+                    )
         return value
 
     @field_validator("database_url", "http_host")

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.adapters.discord.alert_buttons import DYNAMIC_ITEMS
 from bot.adapters.discord.alert_relay import AlertRelay
 from bot.adapters.discord.notifier import DiscordNotifier
+from bot.adapters.discord.paging_notices import register_paging
 from bot.adapters.discord.postmortem import register_postmortem
 from bot.adapters.discord.reminders import register_reminders
 from bot.adapters.discord.sync import force_sync, sync_if_changed
@@ -27,7 +28,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.setup", "cogs.incidents", "cogs.timeline", "cogs.actions", "cogs.postmortem")
+EXTENSIONS = (
+    "cogs.setup",
+    "cogs.incidents",
+    "cogs.timeline",
+    "cogs.actions",
+    "cogs.postmortem",
+    "cogs.oncall",
+)
 DEFAULT_PUBLIC_URL = "http://localhost:8080"
 _MESSAGE_PATH = re.compile(r"/channels/\d+/messages(/\d+)?$")
 GENERIC_ERROR = "Something went wrong on our side; it has been logged. Please try again."
@@ -131,6 +139,7 @@ class OpsroomBot(commands.Bot):
         )
         register_reminders(self.notifier)
         register_postmortem(self.notifier)
+        register_paging(self.notifier)
 
     async def setup_hook(self) -> None:
         """Load the cogs, start the outbox relay, and sync commands if the tree changed."""

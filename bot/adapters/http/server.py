@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
+from bot.adapters.http.ack import add_ack_routes
 from bot.adapters.http.auth import CACHE_SECONDS, WebhookAuthenticator
 from bot.adapters.http.errors import error_middleware
 from bot.adapters.http.health import ReadinessCheck, add_health_routes
@@ -35,7 +36,8 @@ def build_web_app(
     accept_webhooks: bool = True,
     read_uow_factory: UnitOfWorkFactory | None = None,
 ) -> web.Application:
-    """`/healthz`, `/readyz`, `/hooks/…` and `/metrics`; the writer runs while the app does.
+    """`/healthz`, `/readyz`, `/hooks/…`, `/ack/…` and `/metrics`; the writer runs while the
+    app does.
 
     `on_commit` is called after every webhook commit (e.g. to wake the Discord relay);
     `readiness_checks` gain an "ingest" check for the writer. Without `accept_webhooks`
@@ -63,6 +65,7 @@ def build_web_app(
             writer=writer,
         ),
     )
+    add_ack_routes(app, services.paging)  # pagers' acknowledge links, wherever webhooks land
     add_metrics_route(app, metrics)
     app.cleanup_ctx.append(_run_writer)
     return app
