@@ -29,6 +29,7 @@ RULE_MESSAGES: dict[str, str] = {
     "uq_alerts_one_firing_per_stream": "That monitor already has an open alert.",
     "uq_webhooks_token_hash": "A webhook with that token already exists.",
     "uq_reminders_one_pending": "That reminder is already scheduled.",
+    "uq_ack_links_code_hash": "That acknowledge link already exists.",
 }
 """Every unique constraint that encodes a rule, with the sentence a user reads when it fires."""
 

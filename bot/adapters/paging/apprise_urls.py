@@ -76,7 +76,7 @@ def send_page(url: str, title: str, body: str, masked: str) -> None:
     notifier = apprise.Apprise()
     if not notifier.add(urgent(url)):
         raise RuntimeError("Apprise no longer accepts this URL")
-    with apprise.LogCapture(level=logging.WARNING) as captured:
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
         ok = notifier.notify(title=title, body=body, notify_type=apprise.NotifyType.FAILURE)
     if not ok:
         lines = [line.strip() for line in captured.getvalue().splitlines() if line.strip()]

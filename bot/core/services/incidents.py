@@ -97,6 +97,9 @@ class IncidentService(Service):
                 if alert is None or alert.guild_id != guild_id:
                     raise NotFoundError("That alert no longer exists.")
                 await attach_alert(uow, incident, alert, now)
+                if alert.next_escalation_at is not None:
+                    alert.next_escalation_at = None  # declaring from it stops its escalation
+                    await uow.alerts.save(alert)
                 await uow.outbox.add(Event(Topic.ALERT_CHANGED, guild_id, alert_id))  # its card
             await reminders.plan_update_nudge(uow, incident, config, now, now)
             await incident_changed(uow, incident)

@@ -196,7 +196,7 @@ class PagingService(Service):
                 return None
             pager = await uow.paging.pager(page.guild_id, page.pager_id)
             alerts = [await uow.alerts.get(i) for i in page.alert_ids]
-            needed = [a for a in alerts if a and a.is_open and a.acknowledged_at is None]
+            needed = [a for a in alerts if a and _still_unanswered(a)]
             if (
                 pager is None
                 or pager.removed_at is not None
@@ -316,6 +316,11 @@ class PagingService(Service):
                     alerts.append(alert)
             await uow.commit()
             return LinkView(link.pager_name, page.kind, alerts, done=True)
+
+
+def _still_unanswered(alert: Alert) -> bool:
+    """Firing, nobody took it, and no incident was declared from it or took it in."""
+    return alert.is_open and alert.acknowledged_at is None and alert.incident_id is None
 
 
 async def _notice(
