@@ -23,7 +23,8 @@ from bot.core.model import (
     TimelineEntry,
     TimelineRevision,
 )
-from bot.core.paging import AckLink, Notice, Pager, PagerPage
+from bot.core.oncall import Rotation, Shift
+from bot.core.paging import TEST_ANSWER_WITHIN, AckLink, Notice, PageKind, Pager, PagerPage
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
 
@@ -61,6 +62,8 @@ class Store:
     pages: dict[int, PagerPage] = field(default_factory=dict)
     ack_links: dict[int, AckLink] = field(default_factory=dict)
     notices: dict[int, Notice] = field(default_factory=dict)
+    rotations: dict[int, Rotation] = field(default_factory=dict)
+    shifts: dict[int, Shift] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     ids: dict[str, Any] = field(default_factory=dict)
 
@@ -433,6 +436,22 @@ class FakePaging(_Repo):
         assert pager.id in self.s.pagers
         self.s.pagers[pager.id] = _c(pager)
 
+    async def active_pagers(self) -> list[Pager]:
+        return _c([p for p in self.s.pagers.values() if p.removed_at is None])
+
+    def _tests(self) -> list[PagerPage]:
+        return [
+            p
+            for p in self.s.pages.values()
+            if p.kind is PageKind.TEST and p.sent_at and not p.answered_at and not p.given_up_at
+        ]
+
+    async def unanswered_tests(self, sent_before: datetime) -> list[PagerPage]:
+        return _c([p for p in self._tests() if p.sent_at and p.sent_at <= sent_before])
+
+    async def test_timers(self) -> list[datetime]:
+        return [p.sent_at + TEST_ANSWER_WITHIN for p in self._tests() if p.sent_at]
+
     async def add_page(self, page: PagerPage) -> None:
         page.id = self.s.next_id("page")
         self.s.pages[page.id] = _c(page)
@@ -489,6 +508,40 @@ class FakePaging(_Repo):
         return _c(self.s.notices.get(notice_id))
 
 
+class FakeOncall(_Repo):
+    async def rotation(self, guild_id: int) -> Rotation | None:
+        return _c(self.s.rotations.get(guild_id))
+
+    async def save_rotation(self, rotation: Rotation) -> None:
+        self.s.rotations[rotation.guild_id] = _c(rotation)
+
+    async def delete_rotation(self, guild_id: int) -> None:
+        self.s.rotations.pop(guild_id, None)
+
+    async def due_rotations(self, now: datetime) -> list[Rotation]:
+        return _c([r for r in self.s.rotations.values() if r.next_handoff_at <= now])
+
+    async def add_shift(self, shift: Shift) -> None:
+        shift.id = self.s.next_id("shift")
+        self.s.shifts[shift.id] = _c(shift)
+
+    async def save_shift(self, shift: Shift) -> None:
+        assert shift.id in self.s.shifts
+        self.s.shifts[shift.id] = _c(shift)
+
+    async def shifts(self, guild_id: int) -> list[Shift]:
+        found = [s for s in self.s.shifts.values() if s.guild_id == guild_id and not s.ended_at]
+        return _c(sorted(found, key=lambda s: (s.starts_at, s.id)))
+
+    async def due_shifts(self, now: datetime) -> list[Shift]:
+        return _c([s for s in self.s.shifts.values() if not s.ended_at and s.ends_at <= now])
+
+    async def timers(self, limit: int) -> list[tuple[str, datetime]]:
+        found = [(f"handoff:{r.guild_id}", r.next_handoff_at) for r in self.s.rotations.values()]
+        found += [(f"shift:{s.id}", s.ends_at) for s in self.s.shifts.values() if not s.ended_at]
+        return found[:limit]
+
+
 class FakeUnitOfWork:
     """Works on a private copy of the store; commit publishes it."""
 
@@ -525,6 +578,7 @@ REPOS = {
     "outbox": FakeOutbox,
     "reminders": FakeReminders,
     "paging": FakePaging,
+    "oncall": FakeOncall,
 }
 
 

@@ -92,6 +92,7 @@ class OpsroomScheduler:
             {
                 Sweep.REMINDERS: services.reminders.fire_due,
                 Sweep.ESCALATIONS: services.alerts.escalate_due,
+                Sweep.ONCALL: services.oncall.sweep,
             },
             clock=clock,
             **options,

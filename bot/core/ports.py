@@ -23,6 +23,7 @@ from bot.core.model import (
     TimelineEntry,
     TimelineRevision,
 )
+from bot.core.oncall import Rotation, Shift
 from bot.core.paging import AckLink, Notice, Pager, PagerPage
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
@@ -218,6 +219,15 @@ class PagingRepository(Protocol):
 
     async def save_pager(self, pager: Pager) -> None: ...
 
+    async def active_pagers(self) -> builtins.list[Pager]:
+        """Every guild's pagers that are not removed."""
+
+    async def unanswered_tests(self, sent_before: datetime) -> builtins.list[PagerPage]:
+        """Test pages sent by then, neither answered nor reported unanswered."""
+
+    async def test_timers(self) -> builtins.list[datetime]:
+        """When each sent, unanswered test page's answer time runs out."""
+
     async def add_page(self, page: PagerPage) -> None: ...
 
     async def page(self, page_id: int) -> PagerPage | None: ...
@@ -247,6 +257,33 @@ class PagingRepository(Protocol):
         """Store a message for #alerts, setting its `id` (an event names it)."""
 
     async def notice(self, notice_id: int) -> Notice | None: ...
+
+
+class OncallRepository(Protocol):
+    """The rotation (one per guild) and its overrides and aways."""
+
+    async def rotation(self, guild_id: int) -> Rotation | None: ...
+
+    async def save_rotation(self, rotation: Rotation) -> None:
+        """Insert or update."""
+
+    async def delete_rotation(self, guild_id: int) -> None: ...
+
+    async def due_rotations(self, now: datetime) -> builtins.list[Rotation]:
+        """Rotations whose next handoff time has come, across guilds."""
+
+    async def add_shift(self, shift: Shift) -> None: ...
+
+    async def save_shift(self, shift: Shift) -> None: ...
+
+    async def shifts(self, guild_id: int) -> builtins.list[Shift]:
+        """The guild's shifts not ended yet, by start."""
+
+    async def due_shifts(self, now: datetime) -> builtins.list[Shift]:
+        """Shifts whose end came that are not marked ended, across guilds."""
+
+    async def timers(self, limit: int) -> builtins.list[tuple[str, datetime]]:
+        """(key, due time) of the soonest handoffs and shift ends."""
 
 
 class MetaRepository(Protocol):
@@ -286,6 +323,7 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     reminders: ReminderRepository
     paging: PagingRepository
+    oncall: OncallRepository
 
     async def commit(self) -> None: ...
 

@@ -152,6 +152,7 @@ class Sweep(StrEnum):
 
     REMINDERS = "reminders"
     ESCALATIONS = "escalations"
+    ONCALL = "oncall"  # handoffs, shift ends, test pages and the weekly test reminder
 
 
 @dataclass(frozen=True)

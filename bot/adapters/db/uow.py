@@ -18,6 +18,7 @@ from bot.adapters.db.repositories import (
     SqlIncidentRepository,
     SqlMetaRepository,
     SqlNoteRepository,
+    SqlOncallRepository,
     SqlOutboxRepository,
     SqlPagingRepository,
     SqlReminderRepository,
@@ -32,6 +33,7 @@ from bot.core.ports import (
     IncidentRepository,
     MetaRepository,
     NoteRepository,
+    OncallRepository,
     OutboxRepository,
     PagingRepository,
     ReminderRepository,
@@ -64,6 +66,7 @@ class SqlUnitOfWork:
     outbox: OutboxRepository
     reminders: ReminderRepository
     paging: PagingRepository
+    oncall: OncallRepository
 
     def __init__(
         self,
@@ -125,6 +128,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(session, self._clock)
         self.reminders = SqlReminderRepository(session)
         self.paging = SqlPagingRepository(session)
+        self.oncall = SqlOncallRepository(session)
         return self
 
     async def commit(self) -> None:

@@ -9,6 +9,7 @@ from bot.core.services._base import IncidentRef
 from bot.core.services.alerts import AlertService, Ingested, ingest_signals
 from bot.core.services.guilds import GuildService, WebhookService
 from bot.core.services.incidents import IncidentService
+from bot.core.services.oncall import OncallService
 from bot.core.services.paging import PagerUrls, PagingService
 from bot.core.services.reminders import ReminderService, TimerService
 from bot.core.services.timeline import (
@@ -26,6 +27,7 @@ __all__ = [
     "IncidentRef",
     "IncidentService",
     "Ingested",
+    "OncallService",
     "PagerUrls",
     "PagingService",
     "PostmortemService",
@@ -52,6 +54,7 @@ class Services:
     reminders: ReminderService
     timers: TimerService
     paging: PagingService
+    oncall: OncallService
 
     @classmethod
     def build(
@@ -74,4 +77,5 @@ class Services:
             reminders=ReminderService(uow_factory, clock),
             timers=TimerService(uow_factory, clock),
             paging=PagingService(uow_factory, clock, urls=pager_urls, public_url=public_url),
+            oncall=OncallService(uow_factory, clock),
         )

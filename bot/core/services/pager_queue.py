@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from bot.core import oncall
 from bot.core.alerts import Alert, EscalationTarget
+from bot.core.oncall import OnDuty
 from bot.core.paging import GATHER, NAMED_ALERTS, PageKind, Pager, PagerLevel, PagerPage
 from bot.core.ports import UnitOfWork
 
@@ -24,9 +26,7 @@ async def page_alerts(
     if not ids:
         return []
     pages = []
-    for pager in await uow.paging.pagers(guild_id):
-        if pager.level is not PagerLevel(target.value):
-            continue
+    for pager in await _routed(uow, guild_id, PagerLevel(target.value), now):
         assert pager.id is not None
         page = await uow.paging.waiting_page(pager.id, PageKind.ALERT.value, level)
         if page is None:
@@ -45,6 +45,36 @@ async def page_alerts(
             await uow.paging.save_page(page)
         pages.append(page)
     return pages
+
+
+async def duty(uow: UnitOfWork, guild_id: int, now: datetime) -> OnDuty:
+    """Who takes the on-call pages now (in an open unit of work)."""
+    rotation = await uow.oncall.rotation(guild_id)
+    return oncall.on_duty(rotation, await uow.oncall.shifts(guild_id), now)
+
+
+async def _routed(uow: UnitOfWork, guild_id: int, level: PagerLevel, now: datetime) -> list[Pager]:
+    """The pagers a page at `level` goes to. With a rotation, an on-call pager naming a member
+    pages only while that member is on duty, and while the person on duty is away without a
+    backup the on-call pages go to the escalation pagers. Without one, every pager pages
+    except those of members who are away."""
+    pagers = await uow.paging.pagers(guild_id)
+    on_duty = await duty(uow, guild_id, now)
+    if on_duty.reason == "no rotation":
+        away = {p.id for p in on_duty.away}
+        return [p for p in pagers if p.level is level and not (p.member and p.member.id in away)]
+    if level is PagerLevel.ONCALL and on_duty.person is None:
+        level = PagerLevel.ESCALATION  # nobody on duty: straight to the escalation pagers
+    chosen = []
+    for pager in pagers:
+        if pager.level is not level:
+            continue
+        if level is PagerLevel.ONCALL and pager.member is not None:
+            assert on_duty.person is not None
+            if pager.member.id != on_duty.person.id:
+                continue  # someone else's phone: they are not on duty
+        chosen.append(pager)
+    return chosen
 
 
 def page_text(pager: Pager, page: PagerPage, alerts: Sequence[Alert]) -> tuple[str, str]:

@@ -237,7 +237,7 @@ class PagingService(Service):
             if pager is not None and pager.failing_since is not None:
                 pager.failing_since = None
                 await uow.paging.save_pager(pager)
-                await _notice(uow, page.guild_id, f"✅ {pager.label} works again.", now)
+                await notice(uow, page.guild_id, f"✅ {pager.label} works again.", now)
             await uow.commit()
 
     async def failed(self, page_id: int, error: str) -> None:
@@ -259,7 +259,7 @@ class PagingService(Service):
                 pager.failing_since = now
                 await uow.paging.save_pager(pager)
                 text = f"⚠️ {pager.label} failed: {error[:300]} (retrying with back-off)"
-                await _notice(uow, page.guild_id, text, now)
+                await notice(uow, page.guild_id, text, now)
             await uow.commit()
 
     # Acknowledge links.
@@ -305,7 +305,7 @@ class PagingService(Service):
                     await uow.paging.save_pager(pager)
                     after = int((now - (page.sent_at or page.created_at)).total_seconds())
                     text = f"✅ Test page to {pager.label} answered after {after} seconds."
-                    await _notice(uow, page.guild_id, text, now)
+                    await notice(uow, page.guild_id, text, now)
             else:
                 for alert_id in page.alert_ids:
                     alert = await uow.alerts.get(alert_id)
@@ -323,7 +323,7 @@ def _still_unanswered(alert: Alert) -> bool:
     return alert.is_open and alert.acknowledged_at is None and alert.incident_id is None
 
 
-async def _notice(
+async def notice(
     uow: UnitOfWork, guild_id: int, text: str, now: datetime, **extra: object
 ) -> Notice:
     """A message for #alerts, posted by the Discord side (an outbox event names it)."""

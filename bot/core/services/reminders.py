@@ -26,6 +26,7 @@ from bot.core.reminders import (
     update_nudge_at,
 )
 from bot.core.services._base import Service
+from bot.core.services.oncall import OncallService
 
 BATCH = 100
 TIMERS = 1000  # per kind: the soonest ones; later ones are planned as these fire
@@ -171,4 +172,8 @@ class TimerService(Service):
             escalations = await uow.alerts.escalation_times(limit)
         timers = [Timer(f"reminder:{r.id}", Sweep.REMINDERS, r.due_at) for r in reminders]
         timers += [Timer(f"escalation:{a}", Sweep.ESCALATIONS, at) for a, at in escalations]
+        timers += [Timer(key, Sweep.ONCALL, at) for key, at in await self._oncall_timers(limit)]
         return sorted(timers, key=lambda t: (t.due_at, t.key))
+
+    async def _oncall_timers(self, limit: int) -> list[tuple[str, datetime]]:
+        return await OncallService(self._uow_factory, self._clock).timers(limit)

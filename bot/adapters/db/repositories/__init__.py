@@ -2,6 +2,7 @@
 
 from bot.adapters.db.repositories.alerts import SqlAlertRepository, SqlWebhookRepository
 from bot.adapters.db.repositories.incidents import SqlGuildRepository, SqlIncidentRepository
+from bot.adapters.db.repositories.oncall import SqlOncallRepository
 from bot.adapters.db.repositories.paging import SqlPagingRepository
 from bot.adapters.db.repositories.reminders import SqlReminderRepository
 from bot.adapters.db.repositories.system import SqlMetaRepository, SqlOutboxRepository
@@ -18,6 +19,7 @@ __all__ = [
     "SqlIncidentRepository",
     "SqlMetaRepository",
     "SqlNoteRepository",
+    "SqlOncallRepository",
     "SqlOutboxRepository",
     "SqlPagingRepository",
     "SqlReminderRepository",

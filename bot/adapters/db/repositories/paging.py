@@ -14,7 +14,15 @@ from sqlalchemy import RowMapping, func, or_, select
 
 from bot.adapters.db.repositories._base import SqlRepository, person_from, person_values
 from bot.adapters.db.tables import ack_links, oncall_notices, pager_pages, pagers
-from bot.core.paging import AckLink, Notice, PageKind, Pager, PagerLevel, PagerPage
+from bot.core.paging import (
+    TEST_ANSWER_WITHIN,
+    AckLink,
+    Notice,
+    PageKind,
+    Pager,
+    PagerLevel,
+    PagerPage,
+)
 
 _WAITING = pager_pages.c.sent_at.is_(None) & pager_pages.c.given_up_at.is_(None)
 
@@ -125,6 +133,31 @@ class SqlPagingRepository(SqlRepository):
 
     async def save_pager(self, pager: Pager) -> None:
         await self._update_by_id(pagers, pager.id, _pager_values(pager), "pager")
+
+    async def active_pagers(self) -> builtins.list[Pager]:
+        """Every guild's pagers that are not removed (for the weekly test reminder)."""
+        query = select(pagers).where(pagers.c.removed_at.is_(None)).order_by(pagers.c.id)
+        return [_pager(row) for row in (await self._execute(query)).mappings()]
+
+    async def unanswered_tests(self, sent_before: datetime) -> builtins.list[PagerPage]:
+        """Test pages sent before then, neither answered nor reported unanswered."""
+        query = select(pager_pages).where(
+            (pager_pages.c.kind == PageKind.TEST.value)
+            & (pager_pages.c.sent_at <= sent_before)
+            & pager_pages.c.answered_at.is_(None)
+            & pager_pages.c.given_up_at.is_(None)
+        )
+        return [_page(row) for row in (await self._execute(query)).mappings()]
+
+    async def test_timers(self) -> builtins.list[datetime]:
+        """When each sent, unanswered test page's ten minutes end."""
+        query = select(pager_pages.c.sent_at).where(
+            (pager_pages.c.kind == PageKind.TEST.value)
+            & pager_pages.c.sent_at.is_not(None)
+            & pager_pages.c.answered_at.is_(None)
+            & pager_pages.c.given_up_at.is_(None)
+        )
+        return [at + TEST_ANSWER_WITHIN for at in (await self._execute(query)).scalars()]
 
     async def add_page(self, page: PagerPage) -> None:
         page.id = await self._insert_returning_id(pager_pages, _page_values(page))
