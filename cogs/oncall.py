@@ -1,6 +1,8 @@
-"""`/oncall …`: pagers beyond Discord (Apprise URLs) and their test pages."""
+"""`/oncall …`: pagers beyond Discord (Apprise URLs), test pages, and who is on call."""
 
 from __future__ import annotations
+
+import re
 
 import discord
 from discord import app_commands
@@ -9,7 +11,13 @@ from discord.ext import commands
 from bot.adapters.discord import limits, rendering
 from bot.adapters.discord.interactions import guild_id, person, send, services
 from bot.adapters.discord.interactions import member as acting
+from bot.core.errors import ValidationError
+from bot.core.model import Person
+from bot.core.oncall import OnDuty
 from bot.core.paging import Pager, PagerLevel
+from bot.core.services.oncall import Who
+
+MENTION = re.compile(r"<@!?(\d{15,22})>")
 
 LEVELS = [
     app_commands.Choice(name="oncall (with the on-call role's pings)", value="oncall"),
@@ -114,6 +122,126 @@ class OncallCog(commands.GroupCog, group_name="oncall", group_description="Pagin
             "(answered after N seconds, or not within 10 minutes) is posted in #alerts.",
             ephemeral=True,
         )
+
+    @app_commands.command(name="rotation")
+    @app_commands.describe(
+        members="The members in turn order, as mentions: @alice @bob @carol",
+        handoff="When shifts change, in the server's timezone, e.g. Mon 09:00",
+        every="How long a shift lasts: 1w (default), 2w, 3d …",
+    )
+    async def rotation(
+        self,
+        interaction: discord.Interaction,
+        members: app_commands.Range[str, 1, 1000],
+        handoff: app_commands.Range[str, 1, 20],
+        every: app_commands.Range[str, 1, 10] | None = None,
+    ) -> None:
+        """Set the on-call rotation: the first member is on call from now."""
+        people = await _members(interaction, members)
+        rotation = await services(interaction).oncall.set_rotation(
+            guild_id(interaction), acting(interaction), people, handoff, every
+        )
+        order = ", ".join(rendering.mention(m) for m in rotation.members)
+        await send(
+            interaction,
+            f"🔁 Rotation set: {order}, handing off every {rotation.every_days} days at "
+            f"{rendering.ts(rotation.next_handoff_at, 'f')} (first handoff). The on-call role "
+            "moves at each handoff, announced in #alerts.",
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="who")
+    async def who(self, interaction: discord.Interaction) -> None:
+        """Who is on call now, and who is next."""
+        found = await services(interaction).oncall.who(guild_id(interaction))
+        await send(interaction, who_text(found), ephemeral=True)
+
+    @app_commands.command(name="override")
+    @app_commands.describe(user="Who covers", until="Until when: 8h, 18:00, 2026-03-05 09:00")
+    async def override(
+        self,
+        interaction: discord.Interaction,
+        user: discord.Member,
+        until: app_commands.Range[str, 1, 40],
+    ) -> None:
+        """Someone covers the on-call shift until then."""
+        shift = await services(interaction).oncall.override(
+            guild_id(interaction), acting(interaction), person(user), until
+        )
+        await send(
+            interaction,
+            f"🛟 {rendering.mention(shift.person)} is on call until "
+            f"{rendering.ts(shift.ends_at, 'f')}.",
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="away")
+    @app_commands.describe(
+        until="Until when: 2h, 18:00, 2026-03-05 09:00",
+        backup="Who takes your pages (default: the escalation role)",
+    )
+    async def away(
+        self,
+        interaction: discord.Interaction,
+        until: app_commands.Range[str, 1, 40],
+        backup: discord.Member | None = None,
+    ) -> None:
+        """Hand your pages to a backup until then; your incidents get a holding update."""
+        shift, updates = await services(interaction).oncall.away(
+            guild_id(interaction), acting(interaction), until, person(backup) if backup else None
+        )
+        cover = rendering.mention(shift.backup) if shift.backup else "the escalation role"
+        extra = f" Holding update posted on {updates} incident(s) you command." if updates else ""
+        await send(
+            interaction,
+            f"🌙 You are away until {rendering.ts(shift.ends_at, 'f')}; {cover} takes your "
+            f"pages.{extra}",
+            ephemeral=True,
+        )
+
+
+async def _members(interaction: discord.Interaction, text: str) -> list[Person]:
+    """The members a text of mentions names, with the names this server shows."""
+    ids = list(dict.fromkeys(int(m) for m in MENTION.findall(text)))
+    if not ids:
+        raise ValidationError("Name the members as mentions, e.g. @alice @bob.")
+    guild = interaction.guild
+    assert guild is not None
+    people = []
+    for member_id in ids:
+        found = guild.get_member(member_id)
+        if found is None:
+            try:
+                found = await guild.fetch_member(member_id)
+            except discord.NotFound:
+                raise ValidationError(f"<@{member_id}> is not a member of this server.") from None
+        people.append(person(found))
+    return people
+
+
+def _duty_line(duty: OnDuty) -> str:
+    who = rendering.mention(duty.person) if duty.person else "nobody"
+    return f"On call now: {who} ({duty.reason})"
+
+
+def who_text(found: Who) -> str:
+    """`/oncall who`: now, next, and the overrides and aways ahead."""
+    if found.rotation is None and not found.shifts:
+        return "No rotation yet: set one with `/oncall rotation`."
+    lines = [_duty_line(found.duty)]
+    if found.rotation is not None:
+        lines.append(
+            f"Next: {rendering.mention(found.rotation.following)} at "
+            f"{rendering.ts(found.rotation.next_handoff_at, 'f')}"
+        )
+    for shift in found.shifts:
+        what = "covers" if shift.kind.value == "override" else "is away"
+        backup = f" (backup {rendering.mention(shift.backup)})" if shift.backup else ""
+        lines.append(
+            f"• {rendering.mention(shift.person)} {what} until "
+            f"{rendering.ts(shift.ends_at, 'f')}{backup}"
+        )
+    return "\n".join(lines)
 
 
 async def setup(bot: commands.Bot) -> None:

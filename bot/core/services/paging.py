@@ -296,6 +296,7 @@ class PagingService(Service):
             who = Person(
                 pager.member.id if pager and pager.member else 0, f"pager '{link.pager_name}'"
             )
+
             alerts = []
             if page.kind is PageKind.TEST:
                 page.answered_at = now
