@@ -41,9 +41,10 @@ def pager_line(pager: Pager) -> str:
 
 
 @app_commands.guild_only()
-@app_commands.default_permissions(manage_guild=True)
 class OncallCog(commands.GroupCog, group_name="oncall", group_description="Paging and on-call"):
-    """Pagers and test pages (Manage Server; the core refuses others too)."""
+    """Visible to everyone: `who` is for anyone, `override` and `away` for responders, and the
+    core refuses pagers, tests and the rotation to all but Manage Server (Discord's default
+    permissions apply to a whole command group, so they cannot split it)."""
 
     pager = app_commands.Group(name="pager", description="Pagers beyond Discord (Apprise URLs)")
 
