@@ -305,4 +305,6 @@ def describe_settings(settings: Settings) -> list[str]:
         f"discord API:   {settings.discord_api_base or 'Discord'}, gateway: "
         f"{settings.discord_gateway_url or 'Discord'}",
         f"logging:       {settings.log_level}, {settings.log_format}",
+        "pagers:        "
+        + ("on (OPSROOM_PAGER_KEY set)" if settings.pager_key else "off (no OPSROOM_PAGER_KEY)"),
     ]
