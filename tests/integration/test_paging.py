@@ -155,6 +155,8 @@ async def test_a_storm_pages_each_pager_once_per_level_and_the_link_stops_it(
         assert page.title == "Opsroom: 300 alerts not acknowledged"
         assert "svc0 is down" in page.message and "and 290 more" in page.message
         assert "Escalation level 1" in page.message
+        # Tapping the ntfy notification opens the acknowledge link named in the message.
+        assert page.click is not None and page.click in page.message and ACK.match(page.click)
         assert mail["Subject"] == "Opsroom: 300 alerts not acknowledged"
         assert "svc9 is down" in mail.get_body(preferencelist=("plain",)).get_content()
 

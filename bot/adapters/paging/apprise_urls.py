@@ -58,23 +58,29 @@ class AppriseUrls:
             ) from None
 
 
-def urgent(url: str) -> str:
-    """The URL asking for the service's urgent priority, unless it already names one."""
+CLICK = {"ntfy", "ntfys"}  # services where tapping the notification can open a link
+
+
+def urgent(url: str, ack_url: str | None = None) -> str:
+    """The URL asking for the service's urgent priority (unless it already names one) and,
+    where the service can, opening the acknowledge link when the notification is tapped."""
     parts = urlsplit(url)
-    option = URGENT.get(parts.scheme.lower())
-    if option is None:
-        return url
+    scheme = parts.scheme.lower()
     query = parse_qsl(parts.query, keep_blank_values=True)
-    if any(name.lower() == option[0] for name, _ in query):
-        return url
-    return urlunsplit(parts._replace(query=urlencode([*query, option])))
+    names = {name.lower() for name, _ in query}
+    option = URGENT.get(scheme)
+    if option is not None and option[0] not in names:
+        query.append(option)
+    if ack_url and scheme in CLICK and "click" not in names:
+        query.append(("click", ack_url))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def send_page(url: str, title: str, body: str, masked: str) -> None:
+def send_page(url: str, title: str, body: str, masked: str, ack_url: str | None = None) -> None:
     """Send one message through Apprise; raise RuntimeError with Apprise's reason (secrets
     masked) when it was not delivered. Blocking: run it in a thread."""
     notifier = apprise.Apprise()
-    if not notifier.add(urgent(url)):
+    if not notifier.add(urgent(url, ack_url)):
         raise RuntimeError("Apprise no longer accepts this URL")
     with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
         ok = notifier.notify(title=title, body=body, notify_type=apprise.NotifyType.FAILURE)

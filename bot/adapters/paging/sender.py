@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 POLL = 15.0  # seconds: the net under wake-ups (e.g. a `--role web` process queued nothing)
 LEASE = timedelta(seconds=SEND_TIMEOUT + 30)
 
-Transport = Callable[[str, str, str, str], None]
-"""(url, title, body, masked url) → None, or raises with a reason; blocking."""
+Transport = Callable[[str, str, str, str, str], None]
+"""(url, title, body, masked url, acknowledge link) → None, or raises with a reason; blocking."""
 
 
 class PagerSender:
@@ -108,6 +108,15 @@ class PagerSender:
             await asyncio.gather(*self._sending, return_exceptions=True)
 
     async def _send(self, page_id: int) -> None:
+        """Send one page; a storage failure leaves it leased, to be sent after the lease."""
+        try:
+            await self._send_one(page_id)
+        except StorageUnavailableError as exc:
+            log.warning("page %s: %s; it is sent again after its lease", page_id, exc)
+        except Exception:
+            log.exception("page %s failed unexpectedly; it is sent again after its lease", page_id)
+
+    async def _send_one(self, page_id: int) -> None:
         try:
             outgoing = await self._paging.prepare(page_id)
         except ValidationError as exc:  # e.g. the URL cannot be decrypted any more
@@ -119,7 +128,12 @@ class PagerSender:
         try:
             await asyncio.wait_for(
                 asyncio.to_thread(
-                    self._transport, outgoing.url, outgoing.title, outgoing.body, masked
+                    self._transport,
+                    outgoing.url,
+                    outgoing.title,
+                    outgoing.body,
+                    masked,
+                    outgoing.ack_url,
                 ),
                 timeout=self._timeout,
             )
