@@ -136,7 +136,8 @@ def plausible_ack_code(code: str) -> bool:
 
 def retry_delay(attempts: int) -> timedelta:
     """Back-off after the `attempts`-th failed send: 15 s, 30 s, 1 min … capped at 5 min."""
-    return min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_MAX)
+    delay: timedelta = RETRY_BASE * (2 ** max(attempts - 1, 0))
+    return min(delay, RETRY_MAX)
 
 
 @dataclass

@@ -41,7 +41,7 @@ class AppriseUrls:
                 f"Apprise cannot use that URL (scheme {scheme!r}, or a missing or malformed "
                 "part); see Apprise's list of services, e.g. ntfy://ntfy.sh/my-topic."
             )
-        return str(plugin.url(privacy=True))
+        return str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
 
     def seal(self, url: str) -> str:
         """The URL encrypted (Fernet: AES-128-CBC with an HMAC, so tampering is detected)."""
@@ -82,7 +82,8 @@ def send_page(url: str, title: str, body: str, masked: str, ack_url: str | None 
     notifier = apprise.Apprise()
     if not notifier.add(urgent(url, ack_url)):
         raise RuntimeError("Apprise no longer accepts this URL")
-    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+    capture = apprise.LogCapture(level=logging.WARNING, fmt="%(message)s")  # type: ignore[no-untyped-call]
+    with capture as captured:
         ok = notifier.notify(title=title, body=body, notify_type=apprise.NotifyType.FAILURE)
     if not ok:
         lines = [line.strip() for line in captured.getvalue().splitlines() if line.strip()]

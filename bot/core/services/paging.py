@@ -8,6 +8,7 @@ what to send (which makes the page's acknowledge link), sends, then reports `sen
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -132,7 +133,7 @@ class PagingService(Service):
             await uow.commit()
             return pager
 
-    async def list(self, guild_id: int) -> list[Pager]:
+    async def list(self, guild_id: int) -> builtins.list[Pager]:
         """The guild's pagers (masked URLs only)."""
         async with self._uow_factory() as uow:
             return await uow.paging.pagers(guild_id)
@@ -150,7 +151,9 @@ class PagingService(Service):
             await uow.commit()
             return pager
 
-    async def test(self, guild_id: int, actor: Member, pager_id: int | None) -> list[Pager]:
+    async def test(
+        self, guild_id: int, actor: Member, pager_id: int | None
+    ) -> builtins.list[Pager]:
         """Queue a test page to one pager (or every pager); it must be acknowledged by link."""
         ensure_can_configure(actor)
         async with self._uow_factory() as uow:
@@ -173,7 +176,7 @@ class PagingService(Service):
 
     # The sender's side.
 
-    async def claim_due(self, lease: timedelta, limit: int = 20) -> list[PagerPage]:
+    async def claim_due(self, lease: timedelta, limit: int = 20) -> builtins.list[PagerPage]:
         """Pages due now, leased to the caller (another sender takes them after the lease)."""
         async with self._uow_factory() as uow:
             now = self._clock.now()

@@ -124,6 +124,11 @@ class SqlOncallRepository(SqlRepository):
             .order_by(oncall_shifts.c.ends_at)
             .limit(limit)
         )
-        found = [(f"handoff:{g}", at) for g, at in (await self._execute(handoffs)).all()]
-        found += [(f"shift:{i}", at) for i, at in (await self._execute(ends)).all()]
+        found = [
+            (f"handoff:{row['guild_id']}", row["next_handoff_at"])
+            for row in (await self._execute(handoffs)).mappings()
+        ]
+        found += [
+            (f"shift:{row['id']}", row["ends_at"]) for row in (await self._execute(ends)).mappings()
+        ]
         return found

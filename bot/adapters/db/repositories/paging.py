@@ -240,7 +240,7 @@ class SqlPagingRepository(SqlRepository):
             .where((ack_links.c.id == link_id) & ack_links.c.used_at.is_(None))
             .values(used_at=at)
         )
-        return (await self._execute(statement)).rowcount == 1  # type: ignore[attr-defined]
+        return bool((await self._execute(statement)).rowcount == 1)  # type: ignore[attr-defined]
 
     async def add_notice(self, notice: Notice) -> None:
         notice.id = await self._insert_returning_id(
