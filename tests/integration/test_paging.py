@@ -19,6 +19,7 @@ from bot.adapters.http.health import ReadinessCheck
 from bot.adapters.http.server import build_web_app
 from bot.adapters.metrics import Metrics
 from bot.adapters.paging import AppriseUrls, PagerSender
+from bot.adapters.paging.sender import LEASE
 from bot.core.alerts import AlertSignal, AlertSource, SignalAction
 from bot.core.errors import ValidationError
 from bot.core.events import Topic
@@ -315,3 +316,20 @@ async def test_escalate_after_zero_turns_escalation_off(app: Harness):
         await app.escalate_and_send(minutes=60)
         assert ntfy.messages == []
         assert (await app.services.alerts.get(GUILD, alert_id)).escalation_level == 0
+
+
+async def test_a_page_leased_by_a_sender_that_died_is_sent_after_the_lease(app: Harness):
+    async with NtfyReceiver() as ntfy:
+        await app.services.paging.add(GUILD, ADMIN, ntfy.url("phone"), name="phone")
+        await app.fire("db")
+        app.clock.advance(minutes=5)
+        await app.services.alerts.escalate_due()
+        app.clock.advance(seconds=GATHER.total_seconds())
+        [claimed] = await app.services.paging.claim_due(LEASE)  # then the process died
+        other = PagerSender(app.services.paging, app.clock)
+        assert await other.send_due() == 0  # leased: nobody else sends it meanwhile
+        app.clock.advance(seconds=LEASE.total_seconds())
+        assert await other.send_due() == 1
+        await other.drain()
+        [page] = await ntfy.wait(1)
+        assert "db is down" in page.message and claimed.id is not None
