@@ -20,8 +20,9 @@ from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from bot.core.alerts import Alert, EscalationTarget
 from bot.core.errors import ValidationError
-from bot.core.model import Person
+from bot.core.model import GuildConfig, Person
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_MEMBERS = 25
@@ -178,6 +179,15 @@ def on_duty(rotation: Rotation | None, shifts: list[Shift], now: datetime) -> On
                 None, f"{person.name} is away until {_iso(shift.ends_at)}", [s.person for s in away]
             )
     return OnDuty(person, reason, [s.person for s in away])
+
+
+def skip_to_escalation(alert: Alert, config: GuildConfig) -> EscalationTarget:
+    """Nobody is on call (the person on duty is away without a backup): the alert's on-call
+    escalation goes to the escalation role and its pagers at once, and then stays quiet, as
+    after the escalation level."""
+    alert.escalation_level = max(alert.escalation_level, config.escalation_repeats + 1)
+    alert.next_escalation_at = None
+    return EscalationTarget.ESCALATION
 
 
 def _iso(at: datetime) -> str:

@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from bot.adapters.db import SqlUnitOfWork, create_engine, session_factory
 from bot.adapters.paging import AppriseUrls, PagerSender
 from bot.adapters.scheduling import OpsroomScheduler
-from bot.core.alerts import AlertSignal, AlertSource, SignalAction
+from bot.core.alerts import AlertSignal, AlertSource, EscalationTarget, SignalAction
 from bot.core.events import Topic
 from bot.core.model import GuildConfig, Member, Person, Severity
 from bot.core.paging import GATHER, Notice, PagerLevel
@@ -112,19 +112,22 @@ async def test_rotation_moves_the_role_across_dst_and_a_restart(database: Databa
     await second.close()
 
 
-async def _page(process: Process, clock: FakeClock, stream: str) -> None:
+async def _page(process: Process, clock: FakeClock, stream: str) -> list[EscalationTarget]:
+    """Fire one alert, let it escalate once, send the pages, then acknowledge it; returns
+    whom its escalation pinged."""
     webhook, _ = await process.services.webhooks.create(GUILD, AlertSource.EVENTS, stream, ADMIN)
     signal = AlertSignal(AlertSource.EVENTS, SignalAction.TRIGGER, stream, "mon", f"{stream} down")
     async with process.uow_factory() as uow:
         [result] = await ingest_signals(uow, webhook, [signal], clock.now())
         await uow.commit()
     clock.advance(minutes=5)
-    await process.services.alerts.escalate_due()
+    escalated = await process.services.alerts.escalate_due()
     clock.advance(seconds=GATHER.total_seconds())
     await process.sender.send_due()
     await process.sender.drain()
     assert result.alert is not None and result.alert.id is not None
     await process.services.alerts.acknowledge(GUILD, ADMIN, result.alert.id)  # one level each
+    return [target for _, target in escalated]
 
 
 async def test_pages_follow_the_person_on_duty_through_override_and_away(database: Database):
@@ -142,7 +145,7 @@ async def test_pages_follow_the_person_on_duty_through_override_and_away(databas
         )
         await app.services.oncall.set_rotation(GUILD, ADMIN, [ALICE, BOB], "Mon 09:00", None)
 
-        await _page(app, clock, "db")
+        assert await _page(app, clock, "db") == [EscalationTarget.ONCALL]
         assert sorted(m.topic for m in await ntfy.wait(2)) == ["alice", "team"]
 
         await app.services.oncall.override(GUILD, ADMIN, CAROL, "4h")
@@ -161,7 +164,8 @@ async def test_pages_follow_the_person_on_duty_through_override_and_away(databas
         assert refreshed.latest_update is not None
         assert refreshed.latest_update.startswith("Holding update: carol is away")
         assert (await app.notices())[-1].role_to is None
-        await _page(app, clock, "queue")
+        # The ping goes to the escalation role too, at once.
+        assert await _page(app, clock, "queue") == [EscalationTarget.ESCALATION]
         assert [m.topic for m in (await ntfy.wait(5))[4:]] == ["boss"]
 
         # Back from away, override over: Alice's turn again, Alice's phone.

@@ -20,10 +20,11 @@ from bot.core.alerts import (
 from bot.core.errors import ConflictError, NotFoundError
 from bot.core.events import Event, Topic
 from bot.core.model import EntryKind, EntrySource, GuildConfig, Incident, Member, Person
+from bot.core.oncall import skip_to_escalation
 from bot.core.permissions import ensure_can_change
 from bot.core.ports import EpisodeId, StreamId, UnitOfWork
 from bot.core.services._base import IncidentRef, Service, find_incident, incident_changed, record
-from bot.core.services.pager_queue import page_alerts
+from bot.core.services.pager_queue import nobody_on_duty, page_alerts
 from bot.core.webhooks import Webhook
 
 
@@ -365,13 +366,17 @@ class AlertService(Service):
             configs: dict[int, GuildConfig] = {}
             done = []
             levels: dict[tuple[int, EscalationTarget, int], list[Alert]] = {}
+            nobody: dict[int, bool] = {}  # guild → on duty is away without a backup
             for alert in await uow.alerts.due_escalations(now):
                 if alert.guild_id not in configs:
                     configs[alert.guild_id] = await self._config(uow, alert.guild_id)
+                    nobody[alert.guild_id] = await nobody_on_duty(uow, alert.guild_id, now)
                 target = escalate(alert, configs[alert.guild_id], now)
                 if target is None:
                     await uow.alerts.save(alert)  # e.g. escalation turned off since it opened
                     continue
+                if target is EscalationTarget.ONCALL and nobody[alert.guild_id]:
+                    target = skip_to_escalation(alert, configs[alert.guild_id])
                 await uow.alerts.save(alert)
                 assert alert.id is not None
                 await uow.outbox.add(Event(Topic.ALERT_ESCALATED, alert.guild_id, alert.id))

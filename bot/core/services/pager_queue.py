@@ -53,6 +53,12 @@ async def duty(uow: UnitOfWork, guild_id: int, now: datetime) -> OnDuty:
     return oncall.on_duty(rotation, await uow.oncall.shifts(guild_id), now)
 
 
+async def nobody_on_duty(uow: UnitOfWork, guild_id: int, now: datetime) -> bool:
+    """Whether the guild's rotation has nobody on call now (away without a backup)."""
+    on_duty = await duty(uow, guild_id, now)
+    return on_duty.reason != "no rotation" and on_duty.person is None
+
+
 async def _routed(uow: UnitOfWork, guild_id: int, level: PagerLevel, now: datetime) -> list[Pager]:
     """The pagers a page at `level` goes to. With a rotation, an on-call pager naming a member
     pages only while that member is on duty, and while the person on duty is away without a
