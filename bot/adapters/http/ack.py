@@ -14,8 +14,8 @@ from aiohttp import web
 
 from bot.core.errors import NotFoundError, StorageUnavailableError
 from bot.core.paging import PageKind
-from bot.core.services import PagingService
-from bot.core.services.paging import LinkView
+from bot.core.services import AckLinkService
+from bot.core.services.ack_links import LinkView
 
 HEADERS = {
     "Cache-Control": "no-store",
@@ -59,13 +59,13 @@ def _alert_list(view: LinkView) -> str:
     return f"<ul>{''.join(items)}</ul>"
 
 
-def add_ack_routes(app: web.Application, paging: PagingService) -> None:
+def add_ack_routes(app: web.Application, acks: AckLinkService) -> None:
     """Serve the acknowledge links (every role that serves webhooks)."""
 
     async def show(request: web.Request) -> web.Response:
         code = request.match_info["token"]
         try:
-            view = await paging.preview(code)
+            view = await acks.preview(code)
         except NotFoundError as exc:
             return _page("Link not usable", f"<p>{html.escape(str(exc))}</p>", 404)
         except StorageUnavailableError:
@@ -86,7 +86,7 @@ def add_ack_routes(app: web.Application, paging: PagingService) -> None:
     async def acknowledge(request: web.Request) -> web.Response:
         code = request.match_info["token"]
         try:
-            view = await paging.acknowledge(code)
+            view = await acks.acknowledge(code)
         except NotFoundError as exc:
             return _page("Link not usable", f"<p>{html.escape(str(exc))}</p>", 404)
         except StorageUnavailableError:

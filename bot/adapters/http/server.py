@@ -65,7 +65,7 @@ def build_web_app(
             writer=writer,
         ),
     )
-    add_ack_routes(app, services.paging)  # pagers' acknowledge links, wherever webhooks land
+    add_ack_routes(app, services.acks)  # pagers' acknowledge links, wherever webhooks land
     add_metrics_route(app, metrics)
     app.cleanup_ctx.append(_run_writer)
     return app

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.core.ports import Clock, UnitOfWorkFactory
 from bot.core.services._base import IncidentRef
+from bot.core.services.ack_links import AckLinkService
 from bot.core.services.alerts import AlertService, Ingested, ingest_signals
 from bot.core.services.guilds import GuildService, WebhookService
 from bot.core.services.incidents import IncidentService
@@ -20,6 +21,7 @@ from bot.core.services.timeline import (
 )
 
 __all__ = [
+    "AckLinkService",
     "ActionService",
     "AlertService",
     "ChatMessage",
@@ -55,6 +57,7 @@ class Services:
     timers: TimerService
     paging: PagingService
     oncall: OncallService
+    acks: AckLinkService
 
     @classmethod
     def build(
@@ -78,4 +81,5 @@ class Services:
             timers=TimerService(uow_factory, clock),
             paging=PagingService(uow_factory, clock, urls=pager_urls, public_url=public_url),
             oncall=OncallService(uow_factory, clock),
+            acks=AckLinkService(uow_factory, clock),
         )
