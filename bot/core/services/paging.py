@@ -255,8 +255,8 @@ class PagingService(Service):
 
 
 def _still_unanswered(alert: Alert) -> bool:
-    """Firing, nobody took it, and no incident was declared from it or took it in."""
-    return alert.is_open and alert.acknowledged_at is None and alert.incident_id is None
+    """Firing and nobody took it: the same test as the Discord ping's."""
+    return alert.is_open and alert.acknowledged_at is None
 
 
 async def notice(
