@@ -68,7 +68,7 @@ def test_config_shows_and_changes_a_guilds_settings(clean_environment, tmp_path,
 )
 def test_config_refuses_bad_values_in_one_line(clean_environment, tmp_path, capsys, pair, message):
     clean_environment.setenv("OPSROOM_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/o.db")
-    assert main(["config", "--guild", "42", pair]) == 1
+    assert main(["config", "--guild", "42", pair]) == 2  # a user error, like every refusal
     _, err = capsys.readouterr()
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o.db").exists()  # refused before touching the database
