@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     pager_key: SecretStr | None = None  # Fernet key sealing pager URLs at rest; unset: no pagers
+    # Off, so a guild admin's `/watch cert` cannot probe the host's own network.
+    watch_allow_private: bool = False
 
     @field_validator("discord_token", mode="before")
     @classmethod
@@ -373,4 +375,6 @@ def describe_settings(settings: Settings) -> list[str]:
         f"logging:       {settings.log_level}, {settings.log_format}",
         "pagers:        "
         + ("on (OPSROOM_PAGER_KEY set)" if settings.pager_key else "off (no OPSROOM_PAGER_KEY)"),
+        f"/watch cert:   {'may' if settings.watch_allow_private else 'may not'} check "
+        "loopback and private addresses",
     ]

@@ -29,6 +29,13 @@ class AlertSource(StrEnum):
     ALERTMANAGER = "alertmanager"
     GRAFANA = "grafana"
     EVENTS = "events"
+    UPTIMEKUMA = "uptimekuma"
+    HEARTBEAT = "heartbeat"  # a dead man's switch: pings are its webhook, silence its alert
+    CERTIFICATE = "certificate"  # `/watch cert`: the bot's own TLS checks, no webhook
+
+
+WEBHOOK_SOURCES = tuple(s for s in AlertSource if s is not AlertSource.CERTIFICATE)
+"""The sources a webhook can be made for (certificate alerts come from the bot itself)."""
 
 
 class AlertState(StrEnum):

@@ -153,6 +153,8 @@ class Sweep(StrEnum):
     REMINDERS = "reminders"
     ESCALATIONS = "escalations"
     ONCALL = "oncall"  # handoffs, shift ends, test pages and the weekly test reminder
+    HEARTBEATS = "heartbeats"  # deadlines of heartbeat webhooks
+    CERTIFICATES = "certificates"  # checks of watched TLS certificates
 
 
 @dataclass(frozen=True)

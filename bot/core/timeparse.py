@@ -192,3 +192,17 @@ def format_duration(seconds: float) -> str:
     else:
         parts = f"{s}s"
     return sign + parts
+
+
+def parse_duration(text: str, what: str) -> timedelta:
+    """A duration such as `5m`, `1h30m`, `90s` or `2d`; `what` names it in the refusal."""
+    m = _AMOUNT.fullmatch(text.strip().lower())
+    if not m or not any(m.groups()):
+        raise ValidationError(
+            f"Could not read {what} '{_show(text)}': use a duration such as 90s, 5m, 1h30m or 1d."
+        )
+    d, h, mi, s = (int(g or 0) for g in m.groups())
+    try:
+        return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    except OverflowError:
+        raise ValidationError(f"{what.capitalize()} '{_show(text)}' is too long.") from None

@@ -31,6 +31,8 @@ def mutating(world: World) -> dict[str, dict]:
         "postmortem add": {"section": "summary", "text": "my version"},
         "oncall override": {"user": world.bob, "until": "2h"},
         "oncall away": {"until": "2h"},
+        "watch cert": {"host": "example.com"},
+        "watch remove": {"id": 1},
     }
 
 
@@ -52,6 +54,8 @@ MUTATING = [
     "postmortem add",
     "oncall override",
     "oncall away",
+    "watch cert",
+    "watch remove",
 ]
 
 
@@ -61,6 +65,7 @@ async def test_every_mutating_command_is_covered(env):
     reads |= {"oncall who"}
     # Manage Server only, like /opsroom (the core refuses everyone else; test_oncall.py).
     configuration = {"oncall pager", "oncall test", "oncall rotation"}
+    reads |= {"watch list"}
     names = {
         f"{group.name} {command.name}"
         for group in env.bot.tree.get_commands()

@@ -58,9 +58,24 @@ class FakeApp(types.ModuleType):
         """Fake `bot.app.sync_commands`."""
         await self._record("sync_commands", guild_id)
 
-    async def create_webhook(self, settings, guild_id, source, name, signing_secret=None):
-        """Fake `bot.app.create_webhook`."""
-        await self._record("create_webhook", guild_id, source, name, signing_secret)
+    async def create_webhook(
+        self,
+        settings,
+        guild_id,
+        source,
+        name,
+        signing_secret=None,
+        *,
+        signature_header=None,
+        timestamp_header=None,
+        **beat,
+    ):
+        """Fake `bot.app.create_webhook` (`beat`: a heartbeat's every and grace, if given)."""
+        await self._record("create_webhook", guild_id, source, name, signing_secret, *beat.items())
+        self.header_names = {
+            "signature_header": signature_header,
+            "timestamp_header": timestamp_header,
+        }
         return f"{settings.public_url}/hooks/{source}/s3cr3t"
 
     async def export_postmortem(self, settings, guild_id, number):
@@ -259,6 +274,27 @@ def test_webhook_create_passes_a_signing_secret(fake_app):
     argv = ["webhook", "create", "--guild", "1", "--source", "grafana", "--signing-secret", "k" * 9]
     assert main(argv) == 0
     assert fake_app.calls == [("create_webhook", 1, "grafana", None, "k" * 9)]
+    assert fake_app.header_names == {"signature_header": None, "timestamp_header": None}
+
+
+def test_webhook_create_passes_grafana_header_names(fake_app):
+    """`--signature-header` and `--timestamp-header` reach the app with the secret."""
+    argv = ["webhook", "create", "--guild", "1", "--source", "grafana", "--signing-secret"]
+    argv += ["k" * 9, "--signature-header", "X-Sig", "--timestamp-header", "X-Test-Timestamp"]
+    assert main(argv) == 0
+    assert fake_app.header_names == {
+        "signature_header": "X-Sig",
+        "timestamp_header": "X-Test-Timestamp",
+    }
+
+
+def test_webhook_create_passes_a_heartbeat_schedule(fake_app):
+    """`--source heartbeat --every 5m --grace 2m` reaches the app as its schedule."""
+    argv = ["webhook", "create", "--guild", "1", "--source", "heartbeat", "--name", "backup"]
+    assert main([*argv, "--every", "5m", "--grace", "2m"]) == 0
+    assert fake_app.calls == [
+        ("create_webhook", 1, "heartbeat", "backup", None, ("every", "5m"), ("grace", "2m"))
+    ]
 
 
 def test_webhook_create_rejects_an_unknown_source(fake_app, capsys):

@@ -141,6 +141,8 @@ webhooks = Table(
     *person("created_by", nullable=True),
     Column("revoked_at", UtcDateTime),
     Column("signing_secret", String),
+    Column("signature_header", String),  # NULL: Grafana's default header names
+    Column("timestamp_header", String),
     UniqueConstraint("token_hash"),
     Index("ix_webhooks_guild_id", "guild_id"),
     person_pair("created_by"),
@@ -446,4 +448,47 @@ oncall_shifts = Table(
     Column("ended_at", UtcDateTime),
     person_pair("backup"),
     Index("ix_oncall_shifts_guild_id", "guild_id"),
+)
+
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column(
+        "webhook_id",
+        Integer,
+        ForeignKey("webhooks.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("every_seconds", Integer, nullable=False),
+    Column("grace_seconds", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("due_at", UtcDateTime),  # NULL while missed: the next ping sets it
+    Column("last_ping_at", UtcDateTime),
+    Column("missed_at", UtcDateTime),
+    Index("ix_heartbeats_guild_id", "guild_id"),
+    Index("ix_heartbeats_due_at", "due_at"),
+)
+
+cert_watches = Table(
+    "cert_watches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("host", String(253), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("owner", String),
+    Column("runbook", String),
+    Column("created_at", UtcDateTime, nullable=False),
+    *person("created_by", nullable=True),
+    Column("next_check_at", UtcDateTime, nullable=False),
+    Column("last_checked_at", UtcDateTime),
+    Column("not_after", UtcDateTime),
+    Column("problem", String(CODE)),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("guild_id", "host", "port"),
+    Index("ix_cert_watches_next_check_at", "next_check_at"),
+    person_pair("created_by"),
 )

@@ -14,7 +14,9 @@ from bot.adapters.db.errors import session_url, storage_errors
 from bot.adapters.db.repositories import (
     SqlActionRepository,
     SqlAlertRepository,
+    SqlCertWatchRepository,
     SqlGuildRepository,
+    SqlHeartbeatRepository,
     SqlIncidentRepository,
     SqlMetaRepository,
     SqlNoteRepository,
@@ -28,8 +30,10 @@ from bot.adapters.db.repositories import (
 from bot.core.ports import (
     ActionRepository,
     AlertRepository,
+    CertWatchRepository,
     Clock,
     GuildRepository,
+    HeartbeatRepository,
     IncidentRepository,
     MetaRepository,
     NoteRepository,
@@ -67,6 +71,8 @@ class SqlUnitOfWork:
     reminders: ReminderRepository
     paging: PagingRepository
     oncall: OncallRepository
+    heartbeats: HeartbeatRepository
+    cert_watches: CertWatchRepository
 
     def __init__(
         self,
@@ -129,6 +135,8 @@ class SqlUnitOfWork:
         self.reminders = SqlReminderRepository(session)
         self.paging = SqlPagingRepository(session)
         self.oncall = SqlOncallRepository(session)
+        self.heartbeats = SqlHeartbeatRepository(session)
+        self.cert_watches = SqlCertWatchRepository(session)
         return self
 
     async def commit(self) -> None:

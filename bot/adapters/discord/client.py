@@ -36,6 +36,7 @@ EXTENSIONS = (
     "cogs.actions",
     "cogs.postmortem",
     "cogs.oncall",
+    "cogs.watch",
 )
 DEFAULT_PUBLIC_URL = "http://localhost:8080"
 _MESSAGE_PATH = re.compile(r"/channels/\d+/messages(/\d+)?$")

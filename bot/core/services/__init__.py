@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core.ports import Clock, UnitOfWorkFactory
+from bot.core.ports import CertificateProbe, Clock, UnitOfWorkFactory
 from bot.core.services._base import IncidentRef
 from bot.core.services.ack_links import AckLinkService
 from bot.core.services.alerts import AlertService, Ingested, ingest_signals
@@ -19,13 +19,16 @@ from bot.core.services.timeline import (
     PostmortemService,
     TimelineService,
 )
+from bot.core.services.watch import CertWatchService, HeartbeatService
 
 __all__ = [
     "AckLinkService",
     "ActionService",
     "AlertService",
+    "CertWatchService",
     "ChatMessage",
     "GuildService",
+    "HeartbeatService",
     "IncidentRef",
     "IncidentService",
     "Ingested",
@@ -58,6 +61,8 @@ class Services:
     paging: PagingService
     oncall: OncallService
     acks: AckLinkService
+    heartbeats: HeartbeatService
+    certs: CertWatchService
 
     @classmethod
     def build(
@@ -65,10 +70,12 @@ class Services:
         uow_factory: UnitOfWorkFactory,
         clock: Clock,
         *,
+        probe: CertificateProbe | None = None,
         pager_urls: PagerUrls | None = None,
         public_url: str = "http://localhost:8080",
     ) -> Services:
-        """Wire every service to the same storage and clock (pagers need `pager_urls`)."""
+        """Wire every service to the same storage and clock (`probe`: the TLS checker;
+        pagers need `pager_urls`)."""
         return cls(
             guilds=GuildService(uow_factory, clock),
             incidents=IncidentService(uow_factory, clock),
@@ -82,4 +89,6 @@ class Services:
             paging=PagingService(uow_factory, clock, urls=pager_urls, public_url=public_url),
             oncall=OncallService(uow_factory, clock),
             acks=AckLinkService(uow_factory, clock),
+            heartbeats=HeartbeatService(uow_factory, clock),
+            certs=CertWatchService(uow_factory, clock, probe),
         )

@@ -19,7 +19,7 @@ from bot.core.model import (
     Status,
 )
 from bot.core.permissions import ensure_can_change
-from bot.core.services import reminders
+from bot.core.services import reminders, watch
 from bot.core.services._base import (
     IncidentRef,
     Service,
@@ -103,6 +103,7 @@ class IncidentService(Service):
                     await uow.alerts.save(alert)
                 await uow.outbox.add(Event(Topic.ALERT_CHANGED, guild_id, alert_id))  # its card
             await reminders.plan_update_nudge(uow, incident, config, now, now)
+            await watch.incident_moved(uow, guild_id, now)
             await incident_changed(uow, incident)
             await uow.commit()
         log_change(incident, actor.person, [text])
@@ -162,6 +163,8 @@ class IncidentService(Service):
         async with self._editing(guild_id, actor, ref) as e:
             old = lifecycle.change_status(e.incident, status, e.now)
             await reminders.status_changed(e.uow, e.incident, old, e.config, e.now)
+            if status is Status.RESOLVED:
+                await watch.incident_moved(e.uow, guild_id, e.now)
             text = f"Status {old.value} → {status.value}"
             if note and note.strip():
                 text += f": {clean_text(note, 'The note')}"

@@ -314,6 +314,32 @@ def test_uptimerobot_expiry_stream() -> None:
 
 
 @pytest.mark.parametrize(
+    ("changes", "urgent"),
+    [
+        ({"sslExpiryDaysLeft": "2", "alertDetails": "SSL certificate expires in 2 days"}, True),
+        ({"sslExpiryDaysLeft": "1"}, True),
+        ({"sslExpiryDaysLeft": "0"}, True),
+        ({"sslExpiryDaysLeft": "3", "alertDetails": "SSL certificate expires in 3 days"}, False),
+        ({"sslExpiryDaysLeft": "*sslExpiryDaysLeft*", "alertDetails": "expires in 1 day"}, True),
+        ({"sslExpiryDaysLeft": "*sslExpiryDaysLeft*", "alertDetails": "expires in 30 days"}, False),
+        ({"sslExpiryDaysLeft": "*x*", "alertDetails": "SSL certificate has expired"}, True),
+        ({"sslExpiryDaysLeft": "soon", "alertDetails": "Domain expiry notice"}, False),
+    ],
+)
+def test_uptimerobot_expiry_two_days_or_less_escalates(
+    changes: dict[str, str], urgent: bool
+) -> None:
+    """An expiry notice saying 2 days or less escalates, on its own stream (so the open
+    7-day notice cannot absorb it as a repeat); one further out stays a notice."""
+    body = {**json.loads(fixture_bytes("uptimerobot/ssl-expiry.json")), **changes}
+    (signal,) = uptimerobot.parse(JSON, dumps(body), {})
+    assert signal.escalates is urgent
+    assert signal.severity == ("critical" if urgent else "warning")
+    expected = "793105131:expiry:urgent" if urgent else "793105131:expiry"
+    assert signal.stream_key == expected
+
+
+@pytest.mark.parametrize(
     ("fields", "reason"),
     [
         ({"monitorID": "1", "alertType": "9"}, "alertType must be 1"),

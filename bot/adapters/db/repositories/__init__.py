@@ -11,11 +11,14 @@ from bot.adapters.db.repositories.timeline import (
     SqlNoteRepository,
     SqlTimelineRepository,
 )
+from bot.adapters.db.repositories.watch import SqlCertWatchRepository, SqlHeartbeatRepository
 
 __all__ = [
     "SqlActionRepository",
     "SqlAlertRepository",
+    "SqlCertWatchRepository",
     "SqlGuildRepository",
+    "SqlHeartbeatRepository",
     "SqlIncidentRepository",
     "SqlMetaRepository",
     "SqlNoteRepository",

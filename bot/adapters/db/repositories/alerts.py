@@ -398,6 +398,8 @@ def webhook_values(webhook: Webhook) -> dict[str, Any]:
         **person_values("created_by", webhook.created_by),
         "revoked_at": webhook.revoked_at,
         "signing_secret": webhook.signing_secret,
+        "signature_header": webhook.signature_header,
+        "timestamp_header": webhook.timestamp_header,
     }
 
 
@@ -413,6 +415,8 @@ def webhook_from_row(row: RowMapping) -> Webhook:
         created_by=person_from(row, "created_by"),
         revoked_at=row["revoked_at"],
         signing_secret=row["signing_secret"],
+        signature_header=row["signature_header"],
+        timestamp_header=row["timestamp_header"],
     )
 
 
