@@ -244,6 +244,14 @@ async def export_postmortem(settings: Settings, guild_id: int, number: int) -> s
         return await export_markdown(runtime.services, guild_id, number)
 
 
+async def export_picture(settings: Settings, guild_id: int, number: int) -> bytes:
+    """The incident's picture (PNG): status phases, milestones, alerts and pages."""
+    from bot.postmortem.export import export_picture as picture
+
+    async with open_runtime(settings) as runtime:
+        return await picture(runtime.services, guild_id, number)
+
+
 async def _start_http(runtime: Runtime, bot: OpsroomBot | None, role: str) -> web.AppRunner:
     """Bind the HTTP server, turning a busy or forbidden port into a ConfigError."""
     checks: dict[str, ReadinessCheck] = {"database": runtime.database_problem}

@@ -113,12 +113,28 @@ def _cmd_webhook_create(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write_picture(settings: Settings, args: argparse.Namespace) -> int:
+    """`opsroom export --png FILE`: the incident's picture beside the Markdown."""
+    from bot import app
+
+    png = asyncio.run(app.export_picture(settings, args.guild, args.incident))
+    try:
+        Path(args.png).write_bytes(png)
+    except OSError as exc:
+        print(f"opsroom: cannot write {args.png}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER
+    print(f"opsroom: wrote {args.png}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     """`opsroom export`: write an incident's postmortem draft as Markdown."""
     settings = _prepare(for_run=False)
     from bot import app
 
     text = asyncio.run(app.export_postmortem(settings, args.guild, args.incident))
+    if args.png is not None and (code := _write_picture(settings, args)) != EXIT_OK:
+        return code
     if not text.endswith("\n"):
         text += "\n"
     if args.output in (None, "-"):
@@ -257,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--guild", type=_discord_id, required=True, metavar="ID")
     export.add_argument("--incident", type=_incident_number, required=True, metavar="N")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    export.add_argument("--png", metavar="FILE", help="also write the incident's picture (PNG)")
     export.set_defaults(handler=_cmd_export)
 
     config = commands.add_parser(

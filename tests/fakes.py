@@ -26,6 +26,7 @@ from bot.core.model import (
     TimelineRevision,
 )
 from bot.core.oncall import Rotation, Shift
+from bot.core.pages import Page
 from bot.core.paging import TEST_ANSWER_WITHIN, AckLink, Notice, PageKind, Pager, PagerPage
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
@@ -61,11 +62,12 @@ class Store:
     outbox: list[StoredEvent] = field(default_factory=list)
     reminders: dict[int, Reminder] = field(default_factory=dict)
     pagers: dict[int, Pager] = field(default_factory=dict)
-    pages: dict[int, PagerPage] = field(default_factory=dict)
+    pager_pages: dict[int, PagerPage] = field(default_factory=dict)
     ack_links: dict[int, AckLink] = field(default_factory=dict)
     notices: dict[int, Notice] = field(default_factory=dict)
     rotations: dict[int, Rotation] = field(default_factory=dict)
     shifts: dict[int, Shift] = field(default_factory=dict)
+    pages: dict[int, Page] = field(default_factory=dict)
     heartbeats: dict[int, Heartbeat] = field(default_factory=dict)
     cert_watches: dict[int, CertWatch] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
@@ -453,7 +455,7 @@ class FakePaging(_Repo):
     def _tests(self) -> list[PagerPage]:
         return [
             p
-            for p in self.s.pages.values()
+            for p in self.s.pager_pages.values()
             if p.kind is PageKind.TEST and p.sent_at and not p.answered_at and not p.given_up_at
         ]
 
@@ -465,13 +467,13 @@ class FakePaging(_Repo):
 
     async def add_page(self, page: PagerPage) -> None:
         page.id = self.s.next_id("page")
-        self.s.pages[page.id] = _c(page)
+        self.s.pager_pages[page.id] = _c(page)
 
     async def page(self, page_id: int) -> PagerPage | None:
-        return _c(self.s.pages.get(page_id))
+        return _c(self.s.pager_pages.get(page_id))
 
     async def waiting_page(self, pager_id: int, kind: str, level: int) -> PagerPage | None:
-        for page in sorted(self.s.pages.values(), key=lambda p: -(p.id or 0)):
+        for page in sorted(self.s.pager_pages.values(), key=lambda p: -(p.id or 0)):
             if (page.pager_id, page.kind, page.level) == (pager_id, kind, level) and (
                 page.waiting and page.attempts == 0 and page.claimed_until is None
             ):
@@ -479,13 +481,13 @@ class FakePaging(_Repo):
         return None
 
     async def save_page(self, page: PagerPage) -> None:
-        assert page.id in self.s.pages
-        self.s.pages[page.id] = _c(page)
+        assert page.id in self.s.pager_pages
+        self.s.pager_pages[page.id] = _c(page)
 
     async def claim_pages(self, now: datetime, lease_until: datetime, limit: int) -> list[Any]:
         due = [
             p
-            for p in self.s.pages.values()
+            for p in self.s.pager_pages.values()
             if p.waiting and p.not_before <= now and (not p.claimed_until or p.claimed_until <= now)
         ]
         due.sort(key=lambda p: (p.not_before, p.id))
@@ -494,7 +496,7 @@ class FakePaging(_Repo):
         return _c(due[:limit])
 
     async def next_page_due(self) -> datetime | None:
-        times = [p.claimed_until or p.not_before for p in self.s.pages.values() if p.waiting]
+        times = [p.claimed_until or p.not_before for p in self.s.pager_pages.values() if p.waiting]
         return min(times, default=None)
 
     async def add_ack_link(self, link: AckLink) -> None:
@@ -551,6 +553,18 @@ class FakeOncall(_Repo):
         found = [(f"handoff:{r.guild_id}", r.next_handoff_at) for r in self.s.rotations.values()]
         found += [(f"shift:{s.id}", s.ends_at) for s in self.s.shifts.values() if not s.ended_at]
         return found[:limit]
+
+
+class FakePages(_Repo):
+    async def add_many(self, pages: Any) -> None:
+        for page in pages:
+            page.id = self.s.next_id("page")
+            self.s.pages[page.id] = _c(page)
+
+    async def for_alerts(self, alert_ids: Any) -> list[Page]:
+        wanted = set(alert_ids)
+        found = [p for p in self.s.pages.values() if p.alert_id in wanted]
+        return _c(sorted(found, key=lambda p: (p.sent_at, p.id)))
 
 
 class FakeHeartbeats(_Repo):
@@ -683,6 +697,7 @@ REPOS = {
     "reminders": FakeReminders,
     "paging": FakePaging,
     "oncall": FakeOncall,
+    "pages": FakePages,
     "heartbeats": FakeHeartbeats,
     "cert_watches": FakeCertWatches,
 }

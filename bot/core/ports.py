@@ -26,6 +26,7 @@ from bot.core.model import (
     TimelineRevision,
 )
 from bot.core.oncall import Rotation, Shift
+from bot.core.pages import Page
 from bot.core.paging import AckLink, Notice, Pager, PagerPage
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
@@ -171,6 +172,16 @@ class AlertRepository(Protocol):
 
     async def save_many(self, alerts: Sequence[Alert]) -> None:
         """`save` each (in one statement where possible)."""
+
+
+class PageRepository(Protocol):
+    """Pages sent for alerts (escalation pings, pager messages)."""
+
+    async def add_many(self, pages: Sequence[Page]) -> None:
+        """Store new pages, setting their `id`s."""
+
+    async def for_alerts(self, alert_ids: Collection[int]) -> list[Page]:
+        """The pages of these alerts, in the order they were sent."""
 
 
 class WebhookRepository(Protocol):
@@ -392,6 +403,7 @@ class UnitOfWork(Protocol):
     reminders: ReminderRepository
     paging: PagingRepository
     oncall: OncallRepository
+    pages: PageRepository
     heartbeats: HeartbeatRepository
     cert_watches: CertWatchRepository
 

@@ -175,6 +175,11 @@ def parse_at(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     return result
 
 
+def utc_text(at: datetime) -> str:
+    """A full UTC date and time, as every export shows one: `2026-03-29 00:14:05`."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def format_duration(seconds: float) -> str:
     """Render a duration compactly for cards and postmortems: 45s, 5m 07s, 1h 05m, 2d 3h."""
     if not math.isfinite(seconds):

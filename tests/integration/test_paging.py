@@ -169,6 +169,15 @@ async def test_a_storm_pages_each_pager_once_per_level_and_the_link_stops_it(
         messages = await ntfy.wait(4)
         assert [m.topic for m in messages] == ["phone", "phone", "phone", "cofounder"]
         assert len(smtp.messages) == 3
+        # On the record: each pager page is one Page per alert it named, beside the pings.
+        async with app.uow_factory() as uow:
+            record = await uow.pages.for_alerts([ids[0], ids[299]])
+        pagers_paged = [(p.target.value, p.target_name, p.level) for p in record]
+        for alert_level in (1, 2, 3):
+            assert pagers_paged.count(("pager", "phone", alert_level)) == 2
+            assert pagers_paged.count(("pager", "mail", alert_level)) == 2
+        assert pagers_paged.count(("pager", "cofounder", 4)) == 2
+        assert len(record) == 2 * (4 + 3 + 3 + 1)  # the pings (role) too, once a level
 
         # Acknowledge from the lock screen: GET shows, POST acknowledges.
         code = ACK.search(messages[-1].message).group(1)  # type: ignore[union-attr]

@@ -83,6 +83,11 @@ class FakeApp(types.ModuleType):
         await self._record("export_postmortem", guild_id, number)
         return f"# #{number} Database down"
 
+    async def export_picture(self, settings, guild_id, number):
+        """Fake `bot.app.export_picture`."""
+        await self._record("export_picture", guild_id, number)
+        return b"\x89PNG fake"
+
 
 @pytest.fixture
 def fake_app(monkeypatch):
@@ -323,6 +328,19 @@ def test_export_writes_a_file(fake_app, tmp_path, capsys):
     assert main(["export", "--guild", "42", "--incident", "3", "-o", str(target)]) == 0
     assert target.read_text(encoding="utf-8") == "# #3 Database down\n"
     assert capsys.readouterr().out == ""
+
+
+def test_export_png_writes_the_picture_beside_the_markdown(fake_app, tmp_path, capsys):
+    """`export --png FILE` writes the picture to FILE and the Markdown as usual."""
+    picture = tmp_path / "pm.png"
+    assert main(["export", "--guild", "42", "--incident", "3", "--png", str(picture)]) == 0
+    assert picture.read_bytes() == b"\x89PNG fake"
+    assert fake_app.calls == [("export_postmortem", 42, 3), ("export_picture", 42, 3)]
+    out = capsys.readouterr()
+    assert out.out == "# #3 Database down\n" and f"wrote {picture}" in out.err
+    unwritable = tmp_path / "missing" / "pm.png"
+    assert main(["export", "--guild", "42", "--incident", "3", "--png", str(unwritable)]) == 2
+    assert capsys.readouterr().err.startswith(f"opsroom: cannot write {unwritable}")
 
 
 def test_export_to_an_unwritable_path_exits_2(fake_app, tmp_path, capsys):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    false,
 )
 
 from bot.adapters.db.types import Snowflake, UtcDateTime, surrogate_key
@@ -97,6 +99,8 @@ incidents = Table(
     Column("card_message_id", Snowflake),
     Column("room_message_id", Snowflake),
     Column("room_thread_id", Snowflake),
+    # Milestones a person set with /incident milestone, comma-separated: inference leaves them.
+    Column("milestones_by_hand", String, nullable=False, server_default=""),
     UniqueConstraint("guild_id", "number"),
     Index("ix_incidents_channel_id", "channel_id"),
     Index("ix_incidents_room_thread_id", "room_thread_id"),
@@ -175,6 +179,7 @@ alerts = Table(
     Column("next_escalation_at", UtcDateTime),
     Column("relay_channel_id", Snowflake),
     Column("relay_message_id", Snowflake),
+    Column("notice", Boolean, nullable=False, server_default=false()),
     # One row per explicit episode; NULL episode keys are distinct, so this does not limit
     # sources without episodes (the partial index below does).
     UniqueConstraint("guild_id", "source", "stream_key", "episode_key"),
@@ -237,6 +242,7 @@ timeline_revisions = Table(
     *person("by"),
     Column("old_text", Text, nullable=False),
     Column("old_event_at", UtcDateTime, nullable=False),
+    Column("old_kind", String(CODE)),  # NULL in revisions older than entry kinds
     Index("ix_timeline_revisions_entry_id", "entry_id"),
 )
 
@@ -448,6 +454,25 @@ oncall_shifts = Table(
     Column("ended_at", UtcDateTime),
     person_pair("backup"),
     Index("ix_oncall_shifts_guild_id", "guild_id"),
+)
+
+pages = Table(
+    "pages",
+    metadata,
+    Column("id", surrogate_key(), primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column(
+        "alert_id",
+        surrogate_key(),
+        ForeignKey("alerts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("level", Integer, nullable=False),
+    Column("target", String(CODE), nullable=False),
+    Column("target_id", BigInteger),  # a role, member or pager id
+    Column("target_name", String, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=False),
+    Index("ix_pages_alert_id_sent_at", "alert_id", "sent_at"),
 )
 
 heartbeats = Table(

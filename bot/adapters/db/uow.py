@@ -22,6 +22,7 @@ from bot.adapters.db.repositories import (
     SqlNoteRepository,
     SqlOncallRepository,
     SqlOutboxRepository,
+    SqlPageRepository,
     SqlPagingRepository,
     SqlReminderRepository,
     SqlTimelineRepository,
@@ -39,6 +40,7 @@ from bot.core.ports import (
     NoteRepository,
     OncallRepository,
     OutboxRepository,
+    PageRepository,
     PagingRepository,
     ReminderRepository,
     TimelineRepository,
@@ -71,6 +73,7 @@ class SqlUnitOfWork:
     reminders: ReminderRepository
     paging: PagingRepository
     oncall: OncallRepository
+    pages: PageRepository
     heartbeats: HeartbeatRepository
     cert_watches: CertWatchRepository
 
@@ -135,6 +138,7 @@ class SqlUnitOfWork:
         self.reminders = SqlReminderRepository(session)
         self.paging = SqlPagingRepository(session)
         self.oncall = SqlOncallRepository(session)
+        self.pages = SqlPageRepository(session)
         self.heartbeats = SqlHeartbeatRepository(session)
         self.cert_watches = SqlCertWatchRepository(session)
         return self

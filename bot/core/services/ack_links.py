@@ -16,7 +16,7 @@ from bot.core.model import Person
 from bot.core.paging import AckLink, PageKind, PagerPage, hash_ack_code, plausible_ack_code
 from bot.core.ports import UnitOfWork
 from bot.core.services._base import Service
-from bot.core.services.alerts import acknowledge_in
+from bot.core.services.alerts import take_alert
 from bot.core.services.paging import notice
 
 
@@ -82,7 +82,10 @@ class AckLinkService(Service):
                     if alert is None:
                         continue
                     if alert.is_open and alert.acknowledged_at is None:
-                        await acknowledge_in(uow, alert, who, now)
+                        incident = None
+                        if alert.incident_id is not None:
+                            incident = await uow.incidents.get_by_id(alert.incident_id)
+                        await take_alert(uow, incident, alert, who, now)
                     alerts.append(alert)
             await uow.commit()
             return LinkView(link.pager_name, page.kind, alerts, done=True)

@@ -17,6 +17,7 @@ from bot.core.alerts import Alert
 from bot.core.errors import NotConfiguredError, NotFoundError, ValidationError
 from bot.core.events import Event, Topic
 from bot.core.model import Member, Person
+from bot.core.pages import Page, PageTarget
 from bot.core.paging import (
     ACK_LINK_TTL,
     MAX_ATTEMPTS,
@@ -197,6 +198,9 @@ class PagingService(Service):
                 await uow.paging.save_page(page)
                 await uow.commit()
                 return None
+            if page.kind is PageKind.ALERT and len(needed) < len(page.alert_ids):
+                page.alert_ids = [a.id for a in needed if a.id is not None]  # what it names
+                await uow.paging.save_page(page)
             code = new_ack_code()
             await uow.paging.add_ack_link(
                 AckLink(
@@ -225,6 +229,8 @@ class PagingService(Service):
             page.attempts += 1
             await uow.paging.save_page(page)
             pager = await uow.paging.pager(page.guild_id, page.pager_id)
+            if page.kind is PageKind.ALERT and pager is not None:
+                await uow.pages.add_many(pager_record(page, pager, now))
             if pager is not None and pager.failing_since is not None:
                 pager.failing_since = None
                 await uow.paging.save_pager(pager)
@@ -252,6 +258,15 @@ class PagingService(Service):
                 text = f"⚠️ {pager.label} failed: {error[:300]} (retrying with back-off)"
                 await notice(uow, page.guild_id, text, now)
             await uow.commit()
+
+
+def pager_record(page: PagerPage, pager: Pager, at: datetime) -> builtins.list[Page]:
+    """A sent pager page on the record: one `Page` per alert it named (same `sent_at`)."""
+    assert pager.id is not None
+    return [
+        Page(page.guild_id, alert_id, page.level, PageTarget.PAGER, pager.id, pager.name, at)
+        for alert_id in page.alert_ids
+    ]
 
 
 def _still_unanswered(alert: Alert) -> bool:

@@ -23,7 +23,7 @@ from bot.adapters.http.parsers.common import (
     media_type,
     parse_time,
 )
-from bot.core.alerts import AlertSource, SignalAction
+from bot.core.alerts import AlertSource, SignalAction, followed_stream
 from tests.paths import fixture_bytes
 
 JSON = "application/json"
@@ -311,6 +311,11 @@ def test_uptimerobot_expiry_stream() -> None:
         "warning",
         False,
     )
+    assert signal.notice  # a notice: never "firing" or "resolved" in the draft
+    assert followed_stream(signal.stream_key, notice=True) == "793105131"  # its monitor's
+    assert followed_stream("793105131:expiry:urgent", notice=True) == "793105131"
+    assert followed_stream("url:https://x.example:expiry", notice=True) == "url:https://x.example"
+    assert followed_stream("a:expiry", notice=False) == "a:expiry"  # only notices follow
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from bot.adapters.db.repositories.alerts import SqlAlertRepository, SqlWebhookRepository
 from bot.adapters.db.repositories.incidents import SqlGuildRepository, SqlIncidentRepository
 from bot.adapters.db.repositories.oncall import SqlOncallRepository
+from bot.adapters.db.repositories.pages import SqlPageRepository
 from bot.adapters.db.repositories.paging import SqlPagingRepository
 from bot.adapters.db.repositories.reminders import SqlReminderRepository
 from bot.adapters.db.repositories.system import SqlMetaRepository, SqlOutboxRepository
@@ -25,6 +26,7 @@ __all__ = [
     "SqlOncallRepository",
     "SqlOutboxRepository",
     "SqlPagingRepository",
+    "SqlPageRepository",
     "SqlReminderRepository",
     "SqlTimelineRepository",
     "SqlWebhookRepository",

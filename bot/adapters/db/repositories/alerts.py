@@ -58,6 +58,7 @@ def alert_values(alert: Alert) -> dict[str, Any]:
         "next_escalation_at": alert.next_escalation_at,
         "relay_channel_id": alert.relay_channel_id,
         "relay_message_id": alert.relay_message_id,
+        "notice": alert.notice,
     }
 
 
@@ -88,6 +89,7 @@ def alert_from_row(row: RowMapping) -> Alert:
         next_escalation_at=row["next_escalation_at"],
         relay_channel_id=row["relay_channel_id"],
         relay_message_id=row["relay_message_id"],
+        notice=bool(row["notice"]),
     )
 
 

@@ -130,6 +130,7 @@ def parse(content_type: str | None, body: bytes, query: Mapping[str, str]) -> li
         stream = f"name:{name}"
     else:
         raise PayloadError("monitorID is missing (and no monitorURL or monitorFriendlyName)")
+    stream = key(stream)  # the monitor's stream; a notice's is beside it, named after it
     urgent = kind == EXPIRY and _urgent_expiry(fields)
     if kind == EXPIRY:
         stream += ":expiry:urgent" if urgent else ":expiry"
@@ -163,11 +164,12 @@ def parse(content_type: str | None, body: bytes, query: Mapping[str, str]) -> li
         AlertSignal(
             source=AlertSource.UPTIMEROBOT,
             action=action,
-            stream_key=key(stream),
+            stream_key=stream,
             monitor=monitor,
             title=cap(title, MAX_TITLE),
             severity=("critical" if urgent else "warning") if kind == EXPIRY else None,
             escalates=kind != EXPIRY or urgent,  # a notice weeks ahead must not page anyone
+            notice=kind == EXPIRY,
             details=details(
                 (label, fields.get(name))
                 for label, name in (
