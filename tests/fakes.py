@@ -30,6 +30,7 @@ from bot.core.pages import Page
 from bot.core.paging import TEST_ANSWER_WITHIN, AckLink, Notice, PageKind, Pager, PagerPage
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
+from tests.fake_statuspage import FakeStatusPage, StatusPageStore
 
 
 class FakeClock:
@@ -71,6 +72,7 @@ class Store:
     heartbeats: dict[int, Heartbeat] = field(default_factory=dict)
     cert_watches: dict[int, CertWatch] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    statuspage: StatusPageStore = field(default_factory=StatusPageStore)
     ids: dict[str, Any] = field(default_factory=dict)
 
     def next_id(self, kind: str) -> int:
@@ -275,6 +277,10 @@ class FakeAlerts(_Repo):
 
     async def for_incident(self, incident_id: int) -> list[Alert]:
         return _c([a for a in self.s.alerts.values() if a.incident_id == incident_id])
+
+    async def in_maintenance(self, maintenance_id: int) -> list[Alert]:
+        found = [a for a in self.s.alerts.values() if a.maintenance_id == maintenance_id]
+        return _c([a for a in found if a.is_open])
 
     async def attached_incident(
         self, guild_id: int, source: AlertSource, stream_key: str
@@ -697,6 +703,7 @@ REPOS = {
     "reminders": FakeReminders,
     "paging": FakePaging,
     "oncall": FakeOncall,
+    "statuspage": FakeStatusPage,
     "pages": FakePages,
     "heartbeats": FakeHeartbeats,
     "cert_watches": FakeCertWatches,

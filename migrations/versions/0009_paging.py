@@ -2,7 +2,7 @@
 notices, the rotation and its overrides and aways. New tables only: existing rows are untouched.
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-04
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0004"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -25,6 +25,7 @@ from bot.adapters.db.repositories import (
     SqlPageRepository,
     SqlPagingRepository,
     SqlReminderRepository,
+    SqlStatusPageRepository,
     SqlTimelineRepository,
     SqlWebhookRepository,
 )
@@ -43,6 +44,7 @@ from bot.core.ports import (
     PageRepository,
     PagingRepository,
     ReminderRepository,
+    StatusPageRepository,
     TimelineRepository,
     WebhookRepository,
 )
@@ -73,6 +75,7 @@ class SqlUnitOfWork:
     reminders: ReminderRepository
     paging: PagingRepository
     oncall: OncallRepository
+    statuspage: StatusPageRepository
     pages: PageRepository
     heartbeats: HeartbeatRepository
     cert_watches: CertWatchRepository
@@ -138,6 +141,7 @@ class SqlUnitOfWork:
         self.reminders = SqlReminderRepository(session)
         self.paging = SqlPagingRepository(session)
         self.oncall = SqlOncallRepository(session)
+        self.statuspage = SqlStatusPageRepository(session)
         self.pages = SqlPageRepository(session)
         self.heartbeats = SqlHeartbeatRepository(session)
         self.cert_watches = SqlCertWatchRepository(session)

@@ -18,6 +18,7 @@ from bot.adapters.discord.notifier import DiscordNotifier
 from bot.adapters.discord.paging_notices import register_paging
 from bot.adapters.discord.postmortem import register_postmortem
 from bot.adapters.discord.reminders import register_reminders
+from bot.adapters.discord.statuspage import StatusPageRelay
 from bot.adapters.discord.sync import force_sync, sync_if_changed
 from bot.core.clock import SystemClock
 from bot.core.errors import OpsroomError, StorageUnavailableError
@@ -36,6 +37,7 @@ EXTENSIONS = (
     "cogs.actions",
     "cogs.postmortem",
     "cogs.oncall",
+    "cogs.statuspage",
     "cogs.watch",
 )
 DEFAULT_PUBLIC_URL = "http://localhost:8080"
@@ -145,6 +147,10 @@ class OpsroomBot(commands.Bot):
         register_reminders(self.notifier)
         register_postmortem(self.notifier)
         register_paging(self.notifier)
+        self.statuspage_relay = StatusPageRelay(
+            self, uow_factory, clock or SystemClock(), self.public_url
+        )
+        self.statuspage_relay.register(self.notifier)
 
     async def setup_hook(self) -> None:
         """Load the cogs, start the outbox relay, and sync commands if the tree changed."""
@@ -176,6 +182,7 @@ class OpsroomBot(commands.Bot):
         """Stop relaying first, so nothing is half-sent while the connection goes away."""
         await self.notifier.stop()
         await self.alert_relay.stop()
+        await self.statuspage_relay.stop()
         await super().close()
 
 

@@ -13,6 +13,7 @@ from bot.core.services.incidents import IncidentService
 from bot.core.services.oncall import OncallService
 from bot.core.services.paging import PagerUrls, PagingService
 from bot.core.services.reminders import ReminderService, TimerService
+from bot.core.services.statuspage import StatusPageService
 from bot.core.services.timeline import (
     ActionService,
     ChatMessage,
@@ -38,6 +39,7 @@ __all__ = [
     "PostmortemService",
     "ReminderService",
     "Services",
+    "StatusPageService",
     "TimelineService",
     "TimerService",
     "WebhookService",
@@ -61,6 +63,7 @@ class Services:
     paging: PagingService
     oncall: OncallService
     acks: AckLinkService
+    statuspage: StatusPageService
     heartbeats: HeartbeatService
     certs: CertWatchService
 
@@ -89,6 +92,7 @@ class Services:
             paging=PagingService(uow_factory, clock, urls=pager_urls, public_url=public_url),
             oncall=OncallService(uow_factory, clock),
             acks=AckLinkService(uow_factory, clock),
+            statuspage=StatusPageService(uow_factory, clock),
             heartbeats=HeartbeatService(uow_factory, clock),
             certs=CertWatchService(uow_factory, clock, probe),
         )

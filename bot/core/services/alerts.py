@@ -34,6 +34,7 @@ from bot.core.services._base import (
     record_milestones,
 )
 from bot.core.services.pager_queue import nobody_on_duty, page_alerts
+from bot.core.statuspage import Maintenance, quiet_in_maintenance
 from bot.core.webhooks import Webhook
 
 
@@ -116,6 +117,7 @@ class _Batch:
         self.to_insert: list[_Slot] = []
         self.to_save: dict[int, _Slot] = {}
         self.to_announce: list[_Slot] = []
+        self.windows: list[Maintenance] = []  # maintenance running now, in the batch's guilds
 
     async def load(self, requests: Sequence[tuple[Webhook, Sequence[AlertSignal]]]) -> None:
         """Read every guild config, named episode and open alert the batch can touch."""
@@ -134,6 +136,7 @@ class _Batch:
                     episodes.add((*stream, signal.episode_key))
                 else:
                     open_streams.add(stream)
+        self.windows = await self.uow.statuspage.covering(self.configs, self.now)
         slots: dict[int, _Slot] = {}
 
         def slot_of(alert: Alert) -> _Slot:
@@ -170,6 +173,7 @@ class _Batch:
         )
         if outcome is Outcome.NEW:
             assert alert is not None
+            quiet_in_maintenance(alert, self.windows, self.now)
             slot = self._made(alert, stream)
             if _followed_id(guild_id, signal) in await self._followed():
                 await self._store_now(slot, outcome)
@@ -432,10 +436,17 @@ class AlertService(Service):
             done = []
             levels: dict[tuple[int, EscalationTarget, int], list[Alert]] = {}
             nobody: dict[int, bool] = {}  # guild → on duty is away without a backup
-            for alert in await uow.alerts.due_escalations(now):
+            due = await uow.alerts.due_escalations(now)
+            windows = await uow.statuspage.covering({a.guild_id for a in due}, now) if due else []
+            for alert in due:
                 if alert.guild_id not in configs:
                     configs[alert.guild_id] = await self._config(uow, alert.guild_id)
                     nobody[alert.guild_id] = await nobody_on_duty(uow, alert.guild_id, now)
+                if quiet_in_maintenance(alert, windows, now):  # its monitor is in maintenance
+                    await uow.alerts.save(alert)
+                    assert alert.id is not None
+                    await uow.outbox.add(Event(Topic.ALERT_CHANGED, alert.guild_id, alert.id))
+                    continue
                 target = escalate(alert, configs[alert.guild_id], now)
                 if target is None:
                     await uow.alerts.save(alert)  # e.g. escalation turned off since it opened

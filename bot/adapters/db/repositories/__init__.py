@@ -6,6 +6,7 @@ from bot.adapters.db.repositories.oncall import SqlOncallRepository
 from bot.adapters.db.repositories.pages import SqlPageRepository
 from bot.adapters.db.repositories.paging import SqlPagingRepository
 from bot.adapters.db.repositories.reminders import SqlReminderRepository
+from bot.adapters.db.repositories.statuspage import SqlStatusPageRepository
 from bot.adapters.db.repositories.system import SqlMetaRepository, SqlOutboxRepository
 from bot.adapters.db.repositories.timeline import (
     SqlActionRepository,
@@ -28,6 +29,7 @@ __all__ = [
     "SqlPagingRepository",
     "SqlPageRepository",
     "SqlReminderRepository",
+    "SqlStatusPageRepository",
     "SqlTimelineRepository",
     "SqlWebhookRepository",
 ]
