@@ -38,6 +38,7 @@ from bot.adapters.http.health import ReadinessCheck
 from bot.adapters.http.server import build_web_app
 from bot.adapters.http.statuspage.serve import CACHE_KEY as STATUS_CACHE_KEY
 from bot.adapters.metrics import Metrics
+from bot.adapters.paging import AppriseUrls, PagerSender
 from bot.adapters.scheduling import OpsroomScheduler
 from bot.adapters.tls import TlsProbe
 from bot.config import ConfigError, Settings
@@ -45,6 +46,7 @@ from bot.core.alerts import AlertSource
 from bot.core.clock import SystemClock
 from bot.core.errors import StorageUnavailableError
 from bot.core.heartbeats import schedule_option
+from bot.core.model import GuildConfig
 from bot.core.ports import UnitOfWorkFactory
 from bot.core.services import Services
 
@@ -150,6 +152,12 @@ async def _migrating(url: str) -> AsyncIterator[None]:
         await engine.dispose()
 
 
+def _pager_urls(settings: Settings) -> AppriseUrls | None:
+    """Pager URLs are sealed with OPSROOM_PAGER_KEY; without it, pagers are off."""
+    key = settings.pager_key
+    return AppriseUrls(key.get_secret_value()) if key is not None else None
+
+
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Migrate, connect and build the services; always dispose of the engine."""
@@ -167,7 +175,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             return SqlUnitOfWork(sessions, on_commit=commits, on_timers=commits.timers)
 
         probe = TlsProbe(allow_private=settings.watch_allow_private)
-        services = Services.build(uow_factory, SystemClock(), probe=probe)
+        services = Services.build(
+            uow_factory,
+            SystemClock(),
+            probe=probe,
+            pager_urls=_pager_urls(settings),
+            public_url=settings.public_url,
+        )
         metrics = Metrics()
         metrics.count_with(lambda: open_counts(engine))
         runtime = Runtime(settings, engine, uow_factory, services, commits, metrics)
@@ -205,6 +219,12 @@ async def create_webhook(
         )
     log.info("created webhook %s (%s) for guild %s", webhook.id, source, guild_id)
     return f"{settings.public_url}/hooks/{source}/{token}"
+
+
+async def tune_guild(settings: Settings, guild_id: int, changes: dict[str, object]) -> GuildConfig:
+    """`opsroom config`: change (or, with no changes, read) a guild's escalation settings."""
+    async with open_runtime(settings) as runtime:
+        return await runtime.services.guilds.tune(guild_id, None, changes)
 
 
 async def sync_commands(settings: Settings, guild_id: int | None) -> None:
@@ -289,6 +309,7 @@ async def run(settings: Settings, role: str = "all", *, stop: asyncio.Event | No
     async with open_runtime(settings) as runtime:
         bot = None
         scheduler: OpsroomScheduler | None = None  # the clock's door runs beside the bot
+        sender: PagerSender | None = None  # and so does the pager sender
         if token is not None:
             point_at(settings.discord_api_base, settings.discord_gateway_url)
             bot = create_bot(
@@ -302,17 +323,23 @@ async def run(settings: Settings, role: str = "all", *, stop: asyncio.Event | No
             runtime.commits.subscribe(bot.notifier.wake)
             scheduler = OpsroomScheduler.for_services(runtime.services, clock=SystemClock())
             runtime.commits.subscribe_timers(scheduler.timers_changed)
+            sender = PagerSender(runtime.services.paging, SystemClock())
+            runtime.commits.subscribe(sender.wake)
         runner = await _start_http(runtime, bot, role)
         try:
             if scheduler is not None:
                 await _restart_heartbeats(runtime.services)  # before any deadline fires
                 await scheduler.start()
+            if sender is not None:
+                await sender.start()
             log.info("opsroom running (role %s); stop with Ctrl-C or SIGTERM", role)
             await _until_stopped(stop, bot, token)
         finally:
             log.info("shutting down")
             if scheduler is not None:
                 await scheduler.shutdown()
+            if sender is not None:
+                await sender.stop()
             if bot is not None:
                 await bot.close()
             await runner.cleanup()

@@ -149,6 +149,35 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_config(args: argparse.Namespace) -> int:
+    """`opsroom config`: show or change a guild's escalation and update settings."""
+    from bot.core import guild_settings
+
+    changes = guild_settings.parse_pairs(args.pairs)  # refuses before touching the database
+    settings = _prepare(for_run=False)
+    from bot import app
+
+    config = asyncio.run(app.tune_guild(settings, args.guild, dict(changes)))
+    if changes:
+        print(f"opsroom: changed {', '.join(changes)} for guild {args.guild}", file=sys.stderr)
+    for name, value in guild_settings.current(config).items():
+        print(f"{name}={value}")
+    return EXIT_OK
+
+
+def _cmd_pager_key(args: argparse.Namespace) -> int:
+    """`opsroom pager-key`: print a new key for OPSROOM_PAGER_KEY."""
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode("ascii"))
+    print(
+        "opsroom: put it in OPSROOM_PAGER_KEY (keep it secret; pagers added with one key "
+        "cannot be read with another)",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
 def _cmd_check_config(args: argparse.Namespace) -> int:
     """`opsroom check-config`: list every problem, or summarise a configuration that works."""
     settings, problems = check_settings()
@@ -246,6 +275,22 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
     export.add_argument("--png", metavar="FILE", help="also write the incident's picture (PNG)")
     export.set_defaults(handler=_cmd_export)
+
+    config = commands.add_parser(
+        "config", help="show or change a guild's escalation and update settings"
+    )
+    config.add_argument("--guild", type=_discord_id, required=True, metavar="ID")
+    config.add_argument(
+        "pairs",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="escalate_after, escalate_repeats, update_sev1 … update_sev4 (minutes or a "
+        "count; 0 turns that nudge off); none: show the current values",
+    )
+    config.set_defaults(handler=_cmd_config)
+
+    pager_key = commands.add_parser("pager-key", help="print a new key for OPSROOM_PAGER_KEY")
+    pager_key.set_defaults(handler=_cmd_pager_key)
 
     check = commands.add_parser("check-config", help="validate settings, say what is missing")
     check.set_defaults(handler=_cmd_check_config)

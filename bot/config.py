@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import importlib.util
 import ipaddress
@@ -33,7 +35,7 @@ _HINTS = {
     "dev_guild_id": "expected a Discord server ID: enable Developer Mode, right-click the "
     "server, Copy Server ID",
 }
-_SECRET_FIELDS = frozenset({"discord_token"})
+_SECRET_FIELDS = frozenset({"discord_token", "pager_key"})
 _HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 _PRIVATE_SUFFIXES = (".local", ".internal", ".lan", ".home.arpa", ".localhost", ".test")
 PROXY_DOC = "docs/operations.md"
@@ -79,6 +81,7 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = None
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
+    pager_key: SecretStr | None = None  # Fernet key sealing pager URLs at rest; unset: no pagers
     # Off, so a guild admin's `/watch cert` cannot probe the host's own network.
     watch_allow_private: bool = False
 
@@ -88,6 +91,24 @@ class Settings(BaseSettings):
         """Drop surrounding whitespace (a pasted newline); an empty token counts as unset."""
         if isinstance(value, str):
             return value.strip() or None
+        return value
+
+    @field_validator("pager_key", mode="before")
+    @classmethod
+    def _check_pager_key(cls, value: object) -> object:
+        """A Fernet key: 32 bytes in URL-safe base64 (`opsroom pager-key` prints a new one)."""
+        if isinstance(value, str):
+            value = value.strip() or None
+            if value is not None:
+                try:
+                    raw = base64.urlsafe_b64decode(value.encode())
+                except (binascii.Error, ValueError):
+                    raw = b""
+                if len(raw) != 32:
+                    raise ValueError(
+                        "must be a Fernet key (44 characters of URL-safe base64); "
+                        "make one with `opsroom pager-key`"
+                    )
         return value
 
     @field_validator("database_url", "http_host")
@@ -352,6 +373,8 @@ def describe_settings(settings: Settings) -> list[str]:
         f"discord API:   {settings.discord_api_base or 'Discord'}, gateway: "
         f"{settings.discord_gateway_url or 'Discord'}",
         f"logging:       {settings.log_level}, {settings.log_format}",
+        "pagers:        "
+        + ("on (OPSROOM_PAGER_KEY set)" if settings.pager_key else "off (no OPSROOM_PAGER_KEY)"),
         f"/watch cert:   {'may' if settings.watch_allow_private else 'may not'} check "
         "loopback and private addresses",
     ]

@@ -21,6 +21,7 @@ from bot.adapters.discord.interactions import (
     services,
 )
 from bot.config import public_url_warnings
+from bot.core import guild_settings
 from bot.core.alerts import WEBHOOK_SOURCES, AlertSource
 from bot.core.heartbeats import Heartbeat, schedule_option, schedule_text
 from bot.core.webhooks import Webhook
@@ -121,6 +122,43 @@ class OpsroomCog(commands.GroupCog, group_name="opsroom", group_description="Set
         config = await services(interaction).guilds.get(guild_id(interaction))
         text = rendering.status_text(config, provisioning.problems(interaction.guild, config))
         await send(interaction, text, ephemeral=True)
+
+    @app_commands.command(name="config")
+    @app_commands.describe(
+        escalate_after="Minutes before an unacknowledged alert pings on-call, and between pings "
+        "(0: never escalate)",
+        escalate_repeats="On-call pings before the escalation role (0: straight to it)",
+        update_sev1="Minutes between status updates at sev1 (0: no nudges)",
+        update_sev2="Minutes between status updates at sev2 (0: no nudges)",
+        update_sev3="Minutes between status updates at sev3 (0: no nudges)",
+        update_sev4="Minutes between status updates at sev4 (0: no nudges)",
+    )
+    async def config(
+        self,
+        interaction: discord.Interaction,
+        escalate_after: app_commands.Range[int, 0, 1440] | None = None,
+        escalate_repeats: app_commands.Range[int, 0, 100] | None = None,
+        update_sev1: app_commands.Range[int, 0, 1440] | None = None,
+        update_sev2: app_commands.Range[int, 0, 1440] | None = None,
+        update_sev3: app_commands.Range[int, 0, 1440] | None = None,
+        update_sev4: app_commands.Range[int, 0, 1440] | None = None,
+    ) -> None:
+        """Escalation and update-cadence settings; no options shows them."""
+        given = {
+            "escalate_after": escalate_after,
+            "escalate_repeats": escalate_repeats,
+            "update_sev1": update_sev1,
+            "update_sev2": update_sev2,
+            "update_sev3": update_sev3,
+            "update_sev4": update_sev4,
+        }
+        changes: dict[str, object] = {k: v for k, v in given.items() if v is not None}
+        config = await services(interaction).guilds.tune(
+            guild_id(interaction), member(interaction), changes
+        )
+        head = "✅ Settings changed." if changes else "**Escalation and update settings**"
+        lines = [f"• {line}" for line in guild_settings.describe(config)]
+        await send(interaction, "\n".join([head, *lines]), ephemeral=True)
 
     @app_commands.command(name="webhook")
     @app_commands.describe(

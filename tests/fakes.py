@@ -25,7 +25,9 @@ from bot.core.model import (
     TimelineEntry,
     TimelineRevision,
 )
+from bot.core.oncall import Rotation, Shift
 from bot.core.pages import Page
+from bot.core.paging import TEST_ANSWER_WITHIN, AckLink, Notice, PageKind, Pager, PagerPage
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
 from tests.fake_statuspage import FakeStatusPage, StatusPageStore
@@ -60,6 +62,12 @@ class Store:
     meta: dict[str, str] = field(default_factory=dict)
     outbox: list[StoredEvent] = field(default_factory=list)
     reminders: dict[int, Reminder] = field(default_factory=dict)
+    pagers: dict[int, Pager] = field(default_factory=dict)
+    pager_pages: dict[int, PagerPage] = field(default_factory=dict)
+    ack_links: dict[int, AckLink] = field(default_factory=dict)
+    notices: dict[int, Notice] = field(default_factory=dict)
+    rotations: dict[int, Rotation] = field(default_factory=dict)
+    shifts: dict[int, Shift] = field(default_factory=dict)
     pages: dict[int, Page] = field(default_factory=dict)
     heartbeats: dict[int, Heartbeat] = field(default_factory=dict)
     cert_watches: dict[int, CertWatch] = field(default_factory=dict)
@@ -447,6 +455,131 @@ class FakeReminders(_Repo):
         return _c([r for r in self.s.reminders.values() if r.incident_id == incident_id])
 
 
+class FakePaging(_Repo):
+    """Like the SQL one, without the leases mattering (one sender at a time in unit tests)."""
+
+    async def add_pager(self, pager: Pager) -> None:
+        pager.id = self.s.next_id("pager")
+        self.s.pagers[pager.id] = _c(pager)
+
+    async def pager(self, guild_id: int, pager_id: int) -> Pager | None:
+        found = self.s.pagers.get(pager_id)
+        return _c(found) if found and found.guild_id == guild_id else None
+
+    async def pagers(self, guild_id: int) -> list[Pager]:
+        found = [p for p in self.s.pagers.values() if p.guild_id == guild_id]
+        return _c(sorted((p for p in found if p.removed_at is None), key=lambda p: p.id))
+
+    async def save_pager(self, pager: Pager) -> None:
+        assert pager.id in self.s.pagers
+        self.s.pagers[pager.id] = _c(pager)
+
+    async def active_pagers(self) -> list[Pager]:
+        return _c([p for p in self.s.pagers.values() if p.removed_at is None])
+
+    def _tests(self) -> list[PagerPage]:
+        return [
+            p
+            for p in self.s.pager_pages.values()
+            if p.kind is PageKind.TEST and p.sent_at and not p.answered_at and not p.given_up_at
+        ]
+
+    async def unanswered_tests(self, sent_before: datetime) -> list[PagerPage]:
+        return _c([p for p in self._tests() if p.sent_at and p.sent_at <= sent_before])
+
+    async def test_timers(self) -> list[datetime]:
+        return [p.sent_at + TEST_ANSWER_WITHIN for p in self._tests() if p.sent_at]
+
+    async def add_page(self, page: PagerPage) -> None:
+        page.id = self.s.next_id("page")
+        self.s.pager_pages[page.id] = _c(page)
+
+    async def page(self, page_id: int) -> PagerPage | None:
+        return _c(self.s.pager_pages.get(page_id))
+
+    async def waiting_page(self, pager_id: int, kind: str, level: int) -> PagerPage | None:
+        for page in sorted(self.s.pager_pages.values(), key=lambda p: -(p.id or 0)):
+            if (page.pager_id, page.kind, page.level) == (pager_id, kind, level) and (
+                page.waiting and page.attempts == 0 and page.claimed_until is None
+            ):
+                return _c(page)
+        return None
+
+    async def save_page(self, page: PagerPage) -> None:
+        assert page.id in self.s.pager_pages
+        self.s.pager_pages[page.id] = _c(page)
+
+    async def claim_pages(self, now: datetime, lease_until: datetime, limit: int) -> list[Any]:
+        due = [
+            p
+            for p in self.s.pager_pages.values()
+            if p.waiting and p.not_before <= now and (not p.claimed_until or p.claimed_until <= now)
+        ]
+        due.sort(key=lambda p: (p.not_before, p.id))
+        for page in due[:limit]:
+            page.claimed_until = lease_until
+        return _c(due[:limit])
+
+    async def next_page_due(self) -> datetime | None:
+        times = [p.claimed_until or p.not_before for p in self.s.pager_pages.values() if p.waiting]
+        return min(times, default=None)
+
+    async def add_ack_link(self, link: AckLink) -> None:
+        link.id = self.s.next_id("ack_link")
+        self.s.ack_links[link.id] = _c(link)
+
+    async def ack_link(self, code_hash: str) -> AckLink | None:
+        return _c(next((x for x in self.s.ack_links.values() if x.code_hash == code_hash), None))
+
+    async def use_ack_link(self, link_id: int, at: datetime) -> bool:
+        link = self.s.ack_links.get(link_id)
+        if link is None or link.used_at is not None:
+            return False
+        link.used_at = at
+        return True
+
+    async def add_notice(self, notice: Notice) -> None:
+        notice.id = self.s.next_id("notice")
+        self.s.notices[notice.id] = _c(notice)
+
+    async def notice(self, notice_id: int) -> Notice | None:
+        return _c(self.s.notices.get(notice_id))
+
+
+class FakeOncall(_Repo):
+    async def rotation(self, guild_id: int) -> Rotation | None:
+        return _c(self.s.rotations.get(guild_id))
+
+    async def save_rotation(self, rotation: Rotation) -> None:
+        self.s.rotations[rotation.guild_id] = _c(rotation)
+
+    async def delete_rotation(self, guild_id: int) -> None:
+        self.s.rotations.pop(guild_id, None)
+
+    async def due_rotations(self, now: datetime) -> list[Rotation]:
+        return _c([r for r in self.s.rotations.values() if r.next_handoff_at <= now])
+
+    async def add_shift(self, shift: Shift) -> None:
+        shift.id = self.s.next_id("shift")
+        self.s.shifts[shift.id] = _c(shift)
+
+    async def save_shift(self, shift: Shift) -> None:
+        assert shift.id in self.s.shifts
+        self.s.shifts[shift.id] = _c(shift)
+
+    async def shifts(self, guild_id: int) -> list[Shift]:
+        found = [s for s in self.s.shifts.values() if s.guild_id == guild_id and not s.ended_at]
+        return _c(sorted(found, key=lambda s: (s.starts_at, s.id)))
+
+    async def due_shifts(self, now: datetime) -> list[Shift]:
+        return _c([s for s in self.s.shifts.values() if not s.ended_at and s.ends_at <= now])
+
+    async def timers(self, limit: int) -> list[tuple[str, datetime]]:
+        found = [(f"handoff:{r.guild_id}", r.next_handoff_at) for r in self.s.rotations.values()]
+        found += [(f"shift:{s.id}", s.ends_at) for s in self.s.shifts.values() if not s.ended_at]
+        return found[:limit]
+
+
 class FakePages(_Repo):
     async def add_many(self, pages: Any) -> None:
         for page in pages:
@@ -587,6 +720,8 @@ REPOS = {
     "meta": FakeMeta,
     "outbox": FakeOutbox,
     "reminders": FakeReminders,
+    "paging": FakePaging,
+    "oncall": FakeOncall,
     "statuspage": FakeStatusPage,
     "pages": FakePages,
     "heartbeats": FakeHeartbeats,

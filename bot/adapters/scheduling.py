@@ -42,7 +42,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.core.errors import StorageUnavailableError
 from bot.core.ports import Clock
-from bot.core.reminders import Sweep, Timer
+from bot.core.reminders import Sweep, Timer, parse_timer_key
 from bot.core.services import Services
 from bot.core.services.reminders import TIMERS
 
@@ -115,6 +115,7 @@ class OpsroomScheduler:
             {
                 Sweep.REMINDERS: services.reminders.fire_due,
                 Sweep.ESCALATIONS: services.alerts.escalate_due,
+                Sweep.ONCALL: services.oncall.sweep,
                 Sweep.HEARTBEATS: services.heartbeats.fire_due,
                 Sweep.CERTIFICATES: services.certs.check_due,
             },
@@ -257,9 +258,10 @@ class OpsroomScheduler:
             every = sorted(key for key in keys if key.endswith(":*"))
             if every:  # whole kinds: plan what is stored, drop that kind's other jobs
                 found = {timer.key: timer for timer in await self._among(every)}
-                prefixes = tuple(key[:-1] for key in every)
+                kinds = {parsed[0].value for key in every if (parsed := parse_timer_key(key))}
                 for job in self._scheduler.get_jobs():
-                    if job.id.startswith(prefixes) and job.id not in found:
+                    kind = job.args[0] if job.args else None
+                    if kind in kinds and job.id not in found:
                         self._remove(job.id)
                 for timer in found.values():
                     self._plan(timer)

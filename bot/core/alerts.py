@@ -204,7 +204,9 @@ def _open(
         webhook_id=webhook_id,
         notice=signal.notice,
         next_escalation_at=(
-            received_at + timedelta(minutes=config.escalation_minutes) if signal.escalates else None
+            received_at + timedelta(minutes=config.escalation_minutes)
+            if signal.escalates and config.escalation_minutes > 0  # 0: escalation is off
+            else None
         ),
     )
     if signal.action is SignalAction.RESOLVE:
@@ -247,6 +249,9 @@ def escalate(alert: Alert, config: GuildConfig, now: datetime) -> EscalationTarg
     """
     due = alert.next_escalation_at
     if due is None or now < due or not alert.is_open or alert.acknowledged_at is not None:
+        return None
+    if config.escalation_minutes <= 0:  # turned off since this alert was opened
+        alert.next_escalation_at = None
         return None
     alert.escalation_level += 1
     target = escalation_target(alert, config)

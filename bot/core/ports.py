@@ -25,7 +25,9 @@ from bot.core.model import (
     TimelineEntry,
     TimelineRevision,
 )
+from bot.core.oncall import Rotation, Shift
 from bot.core.pages import Page
+from bot.core.paging import AckLink, Notice, Pager, PagerPage
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.statuspage import Component, Maintenance, PublicIncident, PublicUpdate, StatusPage
 from bot.core.webhooks import Webhook
@@ -242,6 +244,86 @@ class ReminderRepository(Protocol):
         """Every reminder of the incident (pending, fired, cancelled), oldest first."""
 
 
+class PagingRepository(Protocol):
+    """Pagers, their queued pages and acknowledge links."""
+
+    async def add_pager(self, pager: Pager) -> None: ...
+
+    async def pager(self, guild_id: int, pager_id: int) -> Pager | None:
+        """One pager of the guild, removed ones included."""
+
+    async def pagers(self, guild_id: int) -> builtins.list[Pager]:
+        """The guild's pagers that are not removed, by id."""
+
+    async def save_pager(self, pager: Pager) -> None: ...
+
+    async def active_pagers(self) -> builtins.list[Pager]:
+        """Every guild's pagers that are not removed."""
+
+    async def unanswered_tests(self, sent_before: datetime) -> builtins.list[PagerPage]:
+        """Test pages sent by then, neither answered nor reported unanswered."""
+
+    async def test_timers(self) -> builtins.list[datetime]:
+        """When each sent, unanswered test page's answer time runs out."""
+
+    async def add_page(self, page: PagerPage) -> None: ...
+
+    async def page(self, page_id: int) -> PagerPage | None: ...
+
+    async def waiting_page(self, pager_id: int, kind: str, level: int) -> PagerPage | None:
+        """The pager's page of this kind and level that is still gathering (not claimed)."""
+
+    async def save_page(self, page: PagerPage) -> None: ...
+
+    async def claim_pages(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> builtins.list[PagerPage]:
+        """Waiting pages due by `now` and not leased, leased to the caller until
+        `lease_until` (a conditional update, so two senders never take the same page)."""
+
+    async def next_page_due(self) -> datetime | None:
+        """When the soonest waiting page becomes due (or its lease ends)."""
+
+    async def add_ack_link(self, link: AckLink) -> None: ...
+
+    async def ack_link(self, code_hash: str) -> AckLink | None: ...
+
+    async def use_ack_link(self, link_id: int, at: datetime) -> bool:
+        """Mark the link used if it still is not (at most once, even under races)."""
+
+    async def add_notice(self, notice: Notice) -> None:
+        """Store a message for #alerts, setting its `id` (an event names it)."""
+
+    async def notice(self, notice_id: int) -> Notice | None: ...
+
+
+class OncallRepository(Protocol):
+    """The rotation (one per guild) and its overrides and aways."""
+
+    async def rotation(self, guild_id: int) -> Rotation | None: ...
+
+    async def save_rotation(self, rotation: Rotation) -> None:
+        """Insert or update."""
+
+    async def delete_rotation(self, guild_id: int) -> None: ...
+
+    async def due_rotations(self, now: datetime) -> builtins.list[Rotation]:
+        """Rotations whose next handoff time has come, across guilds."""
+
+    async def add_shift(self, shift: Shift) -> None: ...
+
+    async def save_shift(self, shift: Shift) -> None: ...
+
+    async def shifts(self, guild_id: int) -> builtins.list[Shift]:
+        """The guild's shifts not ended yet, by start."""
+
+    async def due_shifts(self, now: datetime) -> builtins.list[Shift]:
+        """Shifts whose end came that are not marked ended, across guilds."""
+
+    async def timers(self, limit: int) -> builtins.list[tuple[str, datetime]]:
+        """(key, due time) of the soonest handoffs and shift ends."""
+
+
 class HeartbeatRepository(Protocol):
     """The deadlines of heartbeat webhooks, one row per webhook."""
 
@@ -409,6 +491,8 @@ class UnitOfWork(Protocol):
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    paging: PagingRepository
+    oncall: OncallRepository
     statuspage: StatusPageRepository
     pages: PageRepository
     heartbeats: HeartbeatRepository

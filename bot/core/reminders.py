@@ -152,6 +152,7 @@ class Sweep(StrEnum):
 
     REMINDERS = "reminders"
     ESCALATIONS = "escalations"
+    ONCALL = "oncall"  # handoffs, shift ends, test pages and the weekly test reminder
     HEARTBEATS = "heartbeats"  # deadlines of heartbeat webhooks
     CERTIFICATES = "certificates"  # checks of watched TLS certificates
 
@@ -170,6 +171,7 @@ _KEY_PREFIX = {
     Sweep.ESCALATIONS: "escalation",
     Sweep.HEARTBEATS: "heartbeat",
     Sweep.CERTIFICATES: "certificate",
+    Sweep.ONCALL: "oncall",  # only as `oncall:*`: on-call timers keep keys of their own
 }
 _KEY_SWEEP = {prefix: sweep for sweep, prefix in _KEY_PREFIX.items()}
 EVERY = "*"

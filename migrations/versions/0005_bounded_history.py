@@ -7,7 +7,7 @@ the pruning job find delivered events older than the retention without a table s
 `ix_incidents_guild_id_status_number` serves `/incident list`'s pages, newest first.
 
 Revision ID: 0005
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-04
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0007"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

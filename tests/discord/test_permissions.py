@@ -30,6 +30,8 @@ def mutating(world: World) -> dict[str, dict]:
         "action add": {"text": "something"},
         "action done": {"id": 1},
         "postmortem add": {"section": "summary", "text": "my version"},
+        "oncall override": {"user": world.bob, "until": "2h"},
+        "oncall away": {"until": "2h"},
         "maintenance schedule": {"title": "Sneaky", "start": "+1h", "end": "+2h"},
         "maintenance cancel": {"id": 1},
         "watch cert": {"host": "example.com"},
@@ -54,6 +56,8 @@ MUTATING = [
     "action add",
     "action done",
     "postmortem add",
+    "oncall override",
+    "oncall away",
     "maintenance schedule",
     "maintenance cancel",
     "watch cert",
@@ -62,11 +66,14 @@ MUTATING = [
 # Other rules, tested in tests/discord/test_statuspage.py: publishing is for the commander
 # or comms, the page itself for Manage Server; its components are responders' (as here).
 OTHER_RULES = {"incident publish", "statuspage enable", "statuspage disable"}
+# Manage Server only, like /opsroom (the core refuses everyone else): tests/discord/test_oncall.py.
+OTHER_RULES |= {"oncall pager", "oncall test", "oncall rotation"}
 
 
 async def test_every_mutating_command_is_covered(env):
     """MUTATING is every subcommand that is not a read, so a new one cannot be forgotten."""
     reads = {"incident show", "incident list", "timeline show", "action list", "postmortem show"}
+    reads |= {"oncall who"}
     reads |= {"maintenance list", "statuspage component"}  # a subgroup, not a command
     reads |= {"watch list"}
     names = {

@@ -93,14 +93,24 @@ async def test_tree_hash_changes_with_the_tree(env: Env):
 
 
 async def test_the_tree_holds_every_command_of_the_product(env: Env):
-    """/opsroom, /incident, /timeline, /action with their subcommands, and the message menu."""
+    """/opsroom, /incident, /timeline, /action, /oncall with their subcommands, and the
+    message menu."""
     payload = {c["name"]: c for c in tree_payload(env.bot.tree)}
     subcommands = {
         name: sorted(o["name"] for o in payload[name]["options"])
-        for name in ("opsroom", "incident", "timeline", "action", "statuspage", "maintenance")
+        for name in (
+            "opsroom",
+            "incident",
+            "timeline",
+            "action",
+            "statuspage",
+            "maintenance",
+            "oncall",
+        )
     }
     assert subcommands == {
-        "opsroom": ["revoke", "setup", "status", "webhook", "webhooks"],
+        "opsroom": ["config", "revoke", "setup", "status", "webhook", "webhooks"],
+        "oncall": ["away", "override", "pager", "rotation", "test", "who"],
         "incident": sorted(
             [
                 "declare",

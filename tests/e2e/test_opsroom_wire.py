@@ -113,6 +113,7 @@ async def test_startup_syncs_once_and_again_only_when_the_tree_changes(
         "statuspage",
         "maintenance",
         "watch",
+        "oncall",
         "Add to timeline",
     }
     assert double.command_syncs[0]["guild_id"] is None

@@ -29,6 +29,7 @@ RULE_MESSAGES: dict[str, str] = {
     "uq_alerts_one_firing_per_stream": "That monitor already has an open alert.",
     "uq_webhooks_token_hash": "A webhook with that token already exists.",
     "uq_reminders_one_pending": "That reminder is already scheduled.",
+    "uq_ack_links_code_hash": "That acknowledge link already exists.",
     "uq_status_pages_slug": "That status page slug is taken; choose another.",
     "uq_status_components_guild_id_name": "There is already a component with that name.",
     "uq_public_incidents_code": "That public incident id is already used.",

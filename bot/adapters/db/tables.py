@@ -481,6 +481,110 @@ counters = Table(
     Column("value", Integer, nullable=False),
 )
 
+pagers = Table(
+    "pagers",
+    metadata,
+    Column("id", surrogate_key(), primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("level", String(CODE), nullable=False),
+    Column("url_masked", Text, nullable=False),
+    Column("url_secret", Text, nullable=False),  # Fernet token of the Apprise URL
+    Column("created_at", UtcDateTime, nullable=False),
+    *person("created_by", nullable=True),
+    *person("member", nullable=True),
+    Column("failing_since", UtcDateTime),
+    Column("last_test_ok_at", UtcDateTime),
+    Column("test_reminded_at", UtcDateTime),
+    Column("removed_at", UtcDateTime),
+    person_pair("created_by"),
+    person_pair("member"),
+    Index("ix_pagers_guild_id", "guild_id"),
+)
+
+pager_pages = Table(
+    "pager_pages",
+    metadata,
+    Column("id", surrogate_key(), primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("pager_id", BigInteger, ForeignKey("pagers.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(CODE), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("alert_ids", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("not_before", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_until", UtcDateTime),
+    Column("sent_at", UtcDateTime),
+    Column("given_up_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("answered_at", UtcDateTime),
+    Index("ix_pager_pages_pager_id", "pager_id"),
+)
+_waiting_page = and_(pager_pages.c.sent_at.is_(None), pager_pages.c.given_up_at.is_(None))
+# The sender's queue: waiting pages by due time.
+Index(
+    "ix_pager_pages_waiting",
+    pager_pages.c.not_before,
+    sqlite_where=_waiting_page,
+    postgresql_where=_waiting_page,
+)
+
+ack_links = Table(
+    "ack_links",
+    metadata,
+    Column("id", surrogate_key(), primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("page_id", BigInteger, ForeignKey("pager_pages.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("pager_name", String(100), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime),
+    UniqueConstraint("code_hash"),
+    Index("ix_ack_links_page_id", "page_id"),
+)
+
+oncall_notices = Table(
+    "oncall_notices",
+    metadata,
+    Column("id", surrogate_key(), primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("ping_user_id", Snowflake),
+    Column("role_to", Snowflake),
+    Column("role_from", JSON, nullable=False),  # [member id, …]
+)
+
+oncall_rotations = Table(
+    "oncall_rotations",
+    metadata,
+    Column("guild_id", Snowflake, primary_key=True, autoincrement=False),
+    Column("members", JSON, nullable=False),  # [[id, name], …] in turn order
+    Column("every_days", Integer, nullable=False),
+    Column("next_handoff_local", String(32), nullable=False),  # wall time, guild timezone
+    Column("next_handoff_at", UtcDateTime, nullable=False),
+    Column("current_index", Integer, nullable=False),
+    Column("holder_id", Snowflake),  # who the bot last gave the on-call role to
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+oncall_shifts = Table(
+    "oncall_shifts",
+    metadata,
+    Column("id", surrogate_key(), primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("kind", String(CODE), nullable=False),  # override | away
+    *person("person"),
+    *person("backup", nullable=True),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    person_pair("backup"),
+    Index("ix_oncall_shifts_guild_id", "guild_id"),
+)
+
 pages = Table(
     "pages",
     metadata,

@@ -20,8 +20,10 @@ from bot.adapters.db.repositories import (
     SqlIncidentRepository,
     SqlMetaRepository,
     SqlNoteRepository,
+    SqlOncallRepository,
     SqlOutboxRepository,
     SqlPageRepository,
+    SqlPagingRepository,
     SqlReminderRepository,
     SqlStatusPageRepository,
     SqlTimelineRepository,
@@ -37,8 +39,10 @@ from bot.core.ports import (
     IncidentRepository,
     MetaRepository,
     NoteRepository,
+    OncallRepository,
     OutboxRepository,
     PageRepository,
+    PagingRepository,
     ReminderRepository,
     StatusPageRepository,
     TimelineRepository,
@@ -72,6 +76,8 @@ class SqlUnitOfWork:
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    paging: PagingRepository
+    oncall: OncallRepository
     statuspage: StatusPageRepository
     pages: PageRepository
     heartbeats: HeartbeatRepository
@@ -140,11 +146,18 @@ class SqlUnitOfWork:
         self.meta = SqlMetaRepository(session)
         self.outbox = SqlOutboxRepository(session, self._clock)
         self.reminders = SqlReminderRepository(session, self._touched)
+        self.paging = SqlPagingRepository(session)
+        self.oncall = SqlOncallRepository(session)
         self.statuspage = SqlStatusPageRepository(session)
         self.pages = SqlPageRepository(session)
         self.heartbeats = SqlHeartbeatRepository(session)
         self.cert_watches = SqlCertWatchRepository(session)
-        watched = ((self.heartbeats, Sweep.HEARTBEATS), (self.cert_watches, Sweep.CERTIFICATES))
+        watched = (
+            (self.heartbeats, Sweep.HEARTBEATS),
+            (self.cert_watches, Sweep.CERTIFICATES),
+            (self.paging, Sweep.ONCALL),
+            (self.oncall, Sweep.ONCALL),
+        )
         for repository, sweep in watched:  # any write: re-plan that kind's timers
             repository.writes_timers = self._touched
             repository.timer_wildcard = every_timer_key(sweep)

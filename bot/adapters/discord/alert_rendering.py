@@ -20,7 +20,7 @@ import discord
 from bot.adapters.discord import limits
 from bot.adapters.discord.rendering import RESOLVED_COLOUR, mention, ts
 from bot.core.alerts import Alert, EscalationTarget
-from bot.core.model import Severity
+from bot.core.model import Person, Severity
 from bot.core.timeparse import format_duration
 
 FIRING_COLOUR = 0xE02B2B
@@ -77,12 +77,21 @@ def colour(alert: Alert) -> int:
     return ACKNOWLEDGED_COLOUR if alert.acknowledged_at else FIRING_COLOUR
 
 
+def taker(person: Person) -> str:
+    """Who acknowledged: a mention, or a pager's name (id 0: a pager naming nobody)."""
+    if person.id == 0:
+        return person.name
+    if person.name.startswith("pager '"):
+        return f"{person.name} ({mention(person)})"
+    return mention(person)
+
+
 def state_text(alert: Alert) -> str:
     """The card's State field: who took it, or how long it lasted."""
     if alert.duration is not None:
         return f"✅ Resolved after {format_duration(alert.duration.total_seconds())}"
     if alert.acknowledged_at is not None:
-        who = mention(alert.acknowledged_by) if alert.acknowledged_by else "its source"
+        who = taker(alert.acknowledged_by) if alert.acknowledged_by else "its source"
         return f"👀 Acknowledged by {who} {ts(alert.acknowledged_at, 'R')}"
     if alert.maintenance_id is not None:
         return "🛠️ Firing, in maintenance (not escalated)"

@@ -17,6 +17,7 @@ from bot.adapters.discord.alert_relay import AlertRelay
 from bot.adapters.discord.incident_pages import PAGE_ITEMS
 from bot.adapters.discord.interactions import answered_in_time
 from bot.adapters.discord.notifier import DiscordNotifier
+from bot.adapters.discord.paging_notices import register_paging
 from bot.adapters.discord.postmortem import register_postmortem
 from bot.adapters.discord.reminders import register_reminders
 from bot.adapters.discord.statuspage import StatusPageRelay
@@ -37,6 +38,7 @@ EXTENSIONS = (
     "cogs.timeline",
     "cogs.actions",
     "cogs.postmortem",
+    "cogs.oncall",
     "cogs.statuspage",
     "cogs.watch",
 )
@@ -158,6 +160,7 @@ class OpsroomBot(commands.Bot):
         )
         register_reminders(self.notifier)
         register_postmortem(self.notifier)
+        register_paging(self.notifier)
         self.statuspage_relay = StatusPageRelay(
             self, uow_factory, clock or SystemClock(), self.public_url
         )

@@ -38,7 +38,7 @@ NEEDS: tuple[Need, ...] = (
     Need("read_message_history", "Read Message History", "find its own cards again"),
     Need("add_reactions", "Add Reactions", "deny reactions in the operating room"),
     Need("manage_channels", "Manage Channels", "create #alerts, the room and #inc-N"),
-    Need("manage_roles", "Manage Roles", "set the room's and closed channels' overwrites"),
+    Need("manage_roles", "Manage Roles", "set channel overwrites; move the on-call role"),
     Need("manage_threads", "Manage Threads", "keep incident threads open"),
     Need("create_public_threads", "Create Public Threads", "open an incident's thread"),
     Need("create_private_threads", "Create Private Threads", "deny private threads in the room"),

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
+from bot.adapters.http.ack import add_ack_routes
 from bot.adapters.http.auth import CACHE_SECONDS, WebhookAuthenticator
 from bot.adapters.http.bodies import MAX_BODY
 from bot.adapters.http.errors import error_middleware
@@ -40,7 +41,8 @@ def build_web_app(
     public_url: str = "http://localhost:8080",
     storage_guard: StorageGuard | None = None,
 ) -> web.Application:
-    """`/healthz`, `/readyz`, `/hooks/…` and `/metrics`; the writer runs while the app does.
+    """`/healthz`, `/readyz`, `/hooks/…`, `/ack/…` and `/metrics`; the writer runs while the
+    app does.
 
     `on_commit` is called after every webhook commit (e.g. to wake the Discord relay);
     `readiness_checks` gain an "ingest" check for the writer. Without `accept_webhooks`
@@ -79,6 +81,7 @@ def build_web_app(
             heartbeats=services.heartbeats,
         ),
     )
+    add_ack_routes(app, services.acks)  # pagers' acknowledge links, wherever webhooks land
     add_status_routes(
         app, StatusPageCache(read_uow_factory or reading_units(uow_factory), clock, public_url)
     )

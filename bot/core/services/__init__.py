@@ -6,10 +6,13 @@ from dataclasses import dataclass
 
 from bot.core.ports import CertificateProbe, Clock, UnitOfWorkFactory
 from bot.core.services._base import IncidentRef
+from bot.core.services.ack_links import AckLinkService
 from bot.core.services.alerts import AlertService, Ingested, ingest_signals
 from bot.core.services.guilds import GuildService, WebhookService
 from bot.core.services.housekeeping import HousekeepingService
 from bot.core.services.incidents import IncidentPage, IncidentService
+from bot.core.services.oncall import OncallService
+from bot.core.services.paging import PagerUrls, PagingService
 from bot.core.services.reminders import ReminderService, TimerService
 from bot.core.services.statuspage import StatusPageService
 from bot.core.services.timeline import (
@@ -21,6 +24,7 @@ from bot.core.services.timeline import (
 from bot.core.services.watch import CertWatchService, HeartbeatService
 
 __all__ = [
+    "AckLinkService",
     "ActionService",
     "AlertService",
     "CertWatchService",
@@ -32,6 +36,9 @@ __all__ = [
     "IncidentRef",
     "IncidentService",
     "Ingested",
+    "OncallService",
+    "PagerUrls",
+    "PagingService",
     "PostmortemService",
     "ReminderService",
     "Services",
@@ -57,6 +64,9 @@ class Services:
     reminders: ReminderService
     timers: TimerService
     housekeeping: HousekeepingService
+    paging: PagingService
+    oncall: OncallService
+    acks: AckLinkService
     statuspage: StatusPageService
     heartbeats: HeartbeatService
     certs: CertWatchService
@@ -68,8 +78,11 @@ class Services:
         clock: Clock,
         *,
         probe: CertificateProbe | None = None,
+        pager_urls: PagerUrls | None = None,
+        public_url: str = "http://localhost:8080",
     ) -> Services:
-        """Wire every service to the same storage and clock (`probe`: the TLS checker)."""
+        """Wire every service to the same storage and clock (`probe`: the TLS checker;
+        pagers need `pager_urls`)."""
         return cls(
             guilds=GuildService(uow_factory, clock),
             incidents=IncidentService(uow_factory, clock),
@@ -81,6 +94,9 @@ class Services:
             reminders=ReminderService(uow_factory, clock),
             timers=TimerService(uow_factory, clock),
             housekeeping=HousekeepingService(uow_factory, clock),
+            paging=PagingService(uow_factory, clock, urls=pager_urls, public_url=public_url),
+            oncall=OncallService(uow_factory, clock),
+            acks=AckLinkService(uow_factory, clock),
             statuspage=StatusPageService(uow_factory, clock),
             heartbeats=HeartbeatService(uow_factory, clock),
             certs=CertWatchService(uow_factory, clock, probe),

@@ -21,6 +21,7 @@ from bot.core.alerts import (
 from bot.core.errors import ConflictError, NotFoundError
 from bot.core.events import Event, Topic
 from bot.core.model import EntryKind, EntrySource, GuildConfig, Incident, Member, Person
+from bot.core.oncall import skip_to_escalation
 from bot.core.pages import Page, page_text, role_page
 from bot.core.permissions import ensure_can_change
 from bot.core.ports import EpisodeId, StreamId, UnitOfWork
@@ -32,6 +33,7 @@ from bot.core.services._base import (
     record,
     record_milestones,
 )
+from bot.core.services.pager_queue import nobody_on_duty, page_alerts
 from bot.core.statuspage import Maintenance, quiet_in_maintenance
 from bot.core.webhooks import Webhook
 
@@ -432,11 +434,14 @@ class AlertService(Service):
             now = self._clock.now()
             configs: dict[int, GuildConfig] = {}
             done = []
+            levels: dict[tuple[int, EscalationTarget, int], list[Alert]] = {}
+            nobody: dict[int, bool] = {}  # guild → on duty is away without a backup
             due = await uow.alerts.due_escalations(now)
             windows = await uow.statuspage.covering({a.guild_id for a in due}, now) if due else []
             for alert in due:
                 if alert.guild_id not in configs:
                     configs[alert.guild_id] = await self._config(uow, alert.guild_id)
+                    nobody[alert.guild_id] = await nobody_on_duty(uow, alert.guild_id, now)
                 if quiet_in_maintenance(alert, windows, now):  # its monitor is in maintenance
                     await uow.alerts.save(alert)
                     assert alert.id is not None
@@ -444,11 +449,18 @@ class AlertService(Service):
                     continue
                 target = escalate(alert, configs[alert.guild_id], now)
                 if target is None:
+                    await uow.alerts.save(alert)  # e.g. escalation turned off since it opened
                     continue
+                if target is EscalationTarget.ONCALL and nobody[alert.guild_id]:
+                    target = skip_to_escalation(alert, configs[alert.guild_id])
                 await uow.alerts.save(alert)
                 assert alert.id is not None
                 await uow.outbox.add(Event(Topic.ALERT_ESCALATED, alert.guild_id, alert.id))
                 done.append((alert, target))
+                key = (alert.guild_id, target, alert.escalation_level)
+                levels.setdefault(key, []).append(alert)
+            for (guild_id, target, level), alerts in levels.items():
+                await page_alerts(uow, guild_id, target, level, alerts, now)  # the pagers' turn
             await record_pages(uow, done, configs, now)
             await uow.commit()
             return done

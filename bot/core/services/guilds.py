@@ -6,6 +6,7 @@ import re
 from dataclasses import fields
 from datetime import datetime, timedelta
 
+from bot.core import guild_settings
 from bot.core.alerts import AlertSource
 from bot.core.errors import NotFoundError, ValidationError
 from bot.core.events import Event, Topic
@@ -39,8 +40,8 @@ class GuildService(Service):
             zone(changes["timezone"])  # type: ignore[arg-type]
         for name in ("escalation_minutes", "escalation_repeats"):
             value = changes.get(name)
-            if value is not None and not (isinstance(value, int) and 1 <= value <= 1440):
-                raise ValidationError(f"{name.replace('_', ' ')} must be between 1 and 1440.")
+            if value is not None and not (isinstance(value, int) and 0 <= value <= 1440):
+                raise ValidationError(f"{name.replace('_', ' ')} must be between 0 and 1440.")
         async with self._uow_factory() as uow:
             config = await uow.guilds.get(guild_id) or GuildConfig(guild_id)
             had_alerts_channel = config.alerts_channel_id is not None
@@ -53,6 +54,21 @@ class GuildService(Service):
                 for alert_id in await uow.alerts.unshown(guild_id):
                     await uow.outbox.add(Event(Topic.ALERT_CHANGED, guild_id, alert_id))
             await uow.commit()
+            return config
+
+    async def tune(
+        self, guild_id: int, actor: Member | None, changes: dict[str, object]
+    ) -> GuildConfig:
+        """`/opsroom config` and `opsroom config`: change escalation and update-cadence
+        settings (all or none); no changes reads them. `actor` None: the server's operator."""
+        if actor is not None:
+            ensure_can_configure(actor)
+        async with self._uow_factory() as uow:
+            config = await uow.guilds.get(guild_id) or GuildConfig(guild_id)
+            if changes:
+                guild_settings.apply(config, changes)
+                await uow.guilds.save(config)
+                await uow.commit()
             return config
 
 

@@ -29,6 +29,7 @@ from bot.core.reminders import (
     update_nudge_at,
 )
 from bot.core.services._base import Service
+from bot.core.services.oncall import OncallService
 
 BATCH = 100
 TIMERS = 1000  # per kind: the soonest ones; later ones are planned as these fire
@@ -175,13 +176,17 @@ class TimerService(Service):
             escalations = await uow.alerts.escalation_times(limit)
             heartbeats = await uow.heartbeats.deadlines(limit)
             checks = await uow.cert_watches.next_checks(limit)
-        return _timers(reminders, escalations, heartbeats, checks)
+        oncall = await self._oncall_timers(limit)
+        return _timers(reminders, escalations, heartbeats, checks, oncall)
+
+    async def _oncall_timers(self, limit: int) -> list[tuple[str, datetime]]:
+        return await OncallService(self._uow_factory, self._clock).timers(limit)
 
     async def among(self, keys: Collection[str], limit: int = TIMERS) -> list[Timer]:
         """Those of these timers (by key) that are still pending, soonest first: what the
         scheduler re-reads after a commit that touched them (the others are gone). A key
-        `heartbeat:*` or `certificate:*` stands for every timer of that kind (the soonest
-        `limit`): their writes are not tracked one by one."""
+        `heartbeat:*`, `certificate:*` or `oncall:*` stands for every timer of that kind
+        (the soonest `limit`): their writes are not tracked one by one."""
         ids: dict[Sweep, list[int]] = {sweep: [] for sweep in Sweep}
         whole: set[Sweep] = set()
         for key in keys:
@@ -202,7 +207,8 @@ class TimerService(Service):
             checks = []
             if Sweep.CERTIFICATES in whole:
                 checks = await uow.cert_watches.next_checks(limit)
-        return _timers(reminders, escalations, heartbeats, checks)
+        oncall = await self._oncall_timers(limit) if Sweep.ONCALL in whole else []
+        return _timers(reminders, escalations, heartbeats, checks, oncall)
 
 
 def _timers(
@@ -210,6 +216,7 @@ def _timers(
     escalations: list[tuple[int, datetime]],
     heartbeats: list[tuple[int, datetime]],
     checks: list[tuple[int, datetime]],
+    oncall: list[tuple[str, datetime]],
 ) -> list[Timer]:
     """Stored due times as timers, soonest first."""
     timers = [
@@ -221,4 +228,5 @@ def _timers(
         (Sweep.CERTIFICATES, checks),
     ):
         timers += [Timer(timer_key(sweep, subject), sweep, at) for subject, at in times]
+    timers += [Timer(key, Sweep.ONCALL, at) for key, at in oncall]
     return sorted(timers, key=lambda t: (t.due_at, t.key))

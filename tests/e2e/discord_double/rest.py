@@ -10,7 +10,17 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from . import limits
-from .wire import Call, Reply, RequestRecord, Router, error, json_response, ok, read_body
+from .wire import (
+    Call,
+    Reply,
+    RequestRecord,
+    Router,
+    error,
+    json_response,
+    no_content,
+    ok,
+    read_body,
+)
 
 if TYPE_CHECKING:
     from .double import DiscordDouble
@@ -176,3 +186,45 @@ async def guild_member(call: Call) -> Reply:
     guild = call.double.world.guilds.get(call.param("guild_id"))
     member = None if guild is None else guild.members.get(call.param("user_id"))
     return error(404, 10007, "Unknown Member") if member is None else ok(member.payload())
+
+
+# -- member roles: Manage Roles, and only roles below the bot's highest -------------------
+
+
+async def _member_role(call: Call, add: bool) -> Reply:
+    from .permissions import MANAGE_ROLES, base_permissions
+
+    world = call.double.world
+    guild = world.guilds.get(call.param("guild_id"))
+    if guild is None:
+        return error(404, 10004, "Unknown Guild")
+    member = guild.members.get(call.param("user_id"))
+    if member is None:
+        return error(404, 10007, "Unknown Member")
+    role = guild.roles.get(call.param("role_id"))
+    if role is None:
+        return error(404, 10011, "Unknown Role")
+    me = guild.members[world.bot.id]
+    if not base_permissions(guild, me) & MANAGE_ROLES:
+        return error(403, 50013, "Missing Permissions")
+    top = max((guild.roles[r].position for r in me.roles if r in guild.roles), default=0)
+    if role.position >= top and me.user.id != guild.owner_id:
+        return error(403, 50013, "Missing Permissions")
+    if add and role.id not in member.roles:
+        member.roles.append(role.id)
+    elif not add and role.id in member.roles:
+        member.roles.remove(role.id)
+    call.double.gateway.dispatch(
+        "GUILD_MEMBER_UPDATE", {**member.payload(), "guild_id": str(guild.id)}, guild.id
+    )
+    return no_content()
+
+
+@router.add("PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}")
+async def add_member_role(call: Call) -> Reply:
+    return await _member_role(call, add=True)
+
+
+@router.add("DELETE", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}")
+async def remove_member_role(call: Call) -> Reply:
+    return await _member_role(call, add=False)

@@ -2,7 +2,9 @@
 
 from bot.adapters.db.repositories.alerts import SqlAlertRepository, SqlWebhookRepository
 from bot.adapters.db.repositories.incidents import SqlGuildRepository, SqlIncidentRepository
+from bot.adapters.db.repositories.oncall import SqlOncallRepository
 from bot.adapters.db.repositories.pages import SqlPageRepository
+from bot.adapters.db.repositories.paging import SqlPagingRepository
 from bot.adapters.db.repositories.reminders import SqlReminderRepository
 from bot.adapters.db.repositories.statuspage import SqlStatusPageRepository
 from bot.adapters.db.repositories.system import SqlMetaRepository, SqlOutboxRepository
@@ -22,7 +24,9 @@ __all__ = [
     "SqlIncidentRepository",
     "SqlMetaRepository",
     "SqlNoteRepository",
+    "SqlOncallRepository",
     "SqlOutboxRepository",
+    "SqlPagingRepository",
     "SqlPageRepository",
     "SqlReminderRepository",
     "SqlStatusPageRepository",
