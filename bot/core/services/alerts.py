@@ -383,7 +383,7 @@ class AlertService(Service):
 
     async def get(self, guild_id: int, alert_id: int) -> Alert:
         """Read one alert of the guild."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             return await self._alert(uow, guild_id, alert_id)
 
     @staticmethod

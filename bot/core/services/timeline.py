@@ -216,7 +216,7 @@ class ActionService(Service):
 
     async def list(self, guild_id: int, ref: IncidentRef) -> list[ActionItem]:
         """The incident's follow-ups in the order they were added."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             incident = await find_incident(uow, guild_id, ref)
             assert incident.id is not None
             return await uow.actions.list(incident.id)
@@ -227,7 +227,7 @@ class PostmortemService(Service):
 
     async def draft(self, guild_id: int, ref: IncidentRef) -> PostmortemData:
         """Everything the draft shows, read in one unit of work so it is consistent; anyone may."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             incident = await find_incident(uow, guild_id, ref)
             assert incident.id is not None
             return build_postmortem(
