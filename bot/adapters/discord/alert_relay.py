@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from typing import TYPE_CHECKING
 
 import discord
@@ -114,22 +114,24 @@ class AlertRelay:
     # -- reading stored state --------------------------------------------------------------
 
     async def read(
-        self, guild_id: int, alert_ids: Iterable[int]
+        self, guild_id: int, alert_ids: Collection[int]
     ) -> tuple[GuildConfig | None, dict[int, Alert], dict[int, str]]:
-        """The guild's configuration, these alerts as stored, and their incidents' labels."""
-        async with self._uow_factory() as uow:
+        """The guild's configuration, these alerts as stored, and their incidents' labels:
+        one read-only unit of work, the alerts in batched queries."""
+        async with self._uow_factory().reading() as uow:
             config = await uow.guilds.get(guild_id)
-            alerts: dict[int, Alert] = {}
-            for alert_id in sorted(set(alert_ids)):
-                alert = await uow.alerts.get(alert_id)
-                if alert is not None and alert.guild_id == guild_id:
-                    alerts[alert_id] = alert
+            found = await uow.alerts.get_many(alert_ids) if alert_ids else []
+            alerts = {a.id: a for a in found if a.id is not None and a.guild_id == guild_id}
             labels = await _labels(uow, alerts.values())
         return config, alerts, labels
 
+    def reader_behind(self) -> bool:
+        """Whether the outbox reader has more events to hand out than it has read."""
+        return self.bot.notifier.behind
+
     async def shown_by(self, guild_id: int, message_id: int) -> tuple[list[Alert], dict[int, str]]:
         """The alerts one message shows (its card's, or a digest's), with incident labels."""
-        async with self._uow_factory() as uow:
+        async with self._uow_factory().reading() as uow:
             alerts = await uow.alerts.by_relay_message(guild_id, message_id)
             labels = await _labels(uow, alerts)
         return alerts, labels
@@ -145,7 +147,7 @@ class AlertRelay:
 
     async def card_parts(self, alert: Alert) -> CardParts:
         """The card of one alert, reading its incident's label."""
-        async with self._uow_factory() as uow:
+        async with self._uow_factory().reading() as uow:
             labels = await _labels(uow, [alert])
         return self.render_card(alert, labels)
 

@@ -25,6 +25,9 @@ from bot.core.ports import EpisodeId, StreamId, UnitOfWork
 from bot.core.services._base import IncidentRef, Service, find_incident, incident_changed, record
 from bot.core.webhooks import Webhook
 
+ESCALATION_BATCH = 500  # due escalations written per transaction (a guild's group
+# larger than this is pinged once per batch: see docs/relay.md)
+
 
 @dataclass(frozen=True)
 class Ingested:
@@ -353,23 +356,35 @@ class AlertService(Service):
             return alert, incident
 
     async def escalate_due(self) -> list[tuple[Alert, EscalationTarget]]:
-        """Advance every alert whose escalation time has come; the relay does the pinging."""
-        async with self._uow_factory() as uow:
-            now = self._clock.now()
-            configs: dict[int, GuildConfig] = {}
-            done = []
-            for alert in await uow.alerts.due_escalations(now):
-                if alert.guild_id not in configs:
-                    configs[alert.guild_id] = await self._config(uow, alert.guild_id)
-                target = escalate(alert, configs[alert.guild_id], now)
-                if target is None:
-                    continue
-                await uow.alerts.save(alert)
-                assert alert.id is not None
-                await uow.outbox.add(Event(Topic.ALERT_ESCALATED, alert.guild_id, alert.id))
-                done.append((alert, target))
-            await uow.commit()
-            return done
+        """Advance every alert whose escalation time has come; the relay does the pinging
+        (alerts of a guild due at the same level share one ping there).
+
+        Written in batches of `ESCALATION_BATCH` alerts, one transaction each, so a storm's
+        escalations never hold the write lock for long; each alert keeps its own next time.
+        """
+        now = self._clock.now()
+        configs: dict[int, GuildConfig] = {}
+        done: list[tuple[Alert, EscalationTarget]] = []
+        while True:
+            async with self._uow_factory() as uow:
+                due = await uow.alerts.due_escalations(now, limit=ESCALATION_BATCH)
+                advanced, events = [], []
+                for alert in due:
+                    if alert.guild_id not in configs:
+                        configs[alert.guild_id] = await self._config(uow, alert.guild_id)
+                    target = escalate(alert, configs[alert.guild_id], now)
+                    if target is None:
+                        continue
+                    assert alert.id is not None
+                    advanced.append(alert)
+                    events.append(Event(Topic.ALERT_ESCALATED, alert.guild_id, alert.id))
+                    done.append((alert, target))
+                await uow.alerts.save_many(advanced)
+                await uow.outbox.add_many(events)
+                await uow.commit()
+            # A batch that advanced nothing would be read again as it is: stop there.
+            if len(due) < ESCALATION_BATCH or not advanced:
+                return done
 
     async def record_relay(
         self, alert_ids: Collection[int], channel_id: int, message_id: int | None

@@ -354,13 +354,13 @@ class SqlAlertRepository(SqlRepository):
         self, alert_ids: Collection[int], channel_id: int, message_id: int | None
     ) -> None:
         """Record the message showing these alerts, writing those two columns only."""
-        if not alert_ids:
-            return
-        await self._execute(
-            alerts.update()
-            .where(alerts.c.id.in_(sorted(alert_ids)))
-            .values(relay_channel_id=channel_id, relay_message_id=message_id)
-        )
+        wanted = sorted(set(alert_ids))
+        for start in range(0, len(wanted), IDS_PER_QUERY):
+            await self._execute(
+                alerts.update()
+                .where(alerts.c.id.in_(wanted[start : start + IDS_PER_QUERY]))
+                .values(relay_channel_id=channel_id, relay_message_id=message_id)
+            )
 
     async def save(self, alert: Alert) -> None:
         """Write every field of an existing alert but the relay ids.
