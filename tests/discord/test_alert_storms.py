@@ -145,3 +145,16 @@ async def test_a_big_summary_attaches_its_full_list(ready: World):
     listed = (await attachment.read()).decode().splitlines()
     assert listed[0].startswith("Opsroom alert digest: 297 alerts")
     assert [line.split(" | ")[0] for line in listed[2:]] == [f"A{n}" for n in range(4, 301)]
+
+
+async def test_a_storm_read_over_several_pages_is_all_in_its_summary(ready: World):
+    """1,200 alerts in one commit reach the relay a page at a time: each is shown once."""
+    await ingest(ready, *(signal(f"s{n}", title=f"disk {n}") for n in range(1200)))
+    await ready.env.advance_time(6)
+    messages = posts(ready)
+    summary = messages[-1]
+    (attachment,) = summary.attachments[-1:]
+    listed = (await attachment.read()).decode().splitlines()[2:]
+    cards = [m.embeds[0].footer.text.removeprefix("Alert ") for m in messages[:-1]]
+    names = cards + [line.split(" | ")[0] for line in listed]
+    assert sorted(names, key=lambda n: int(n[1:])) == [f"A{n}" for n in range(1, 1201)]

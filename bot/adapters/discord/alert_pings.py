@@ -43,6 +43,8 @@ async def send_due(queue: GuildQueue, config: GuildConfig | None) -> float:
         return GATHER_STEP
     groups: dict[tuple[int, EscalationTarget, int], Group] = {}
     for alert_id, events in list(queue.pings.items()):
+        if alert_id in queue.stale:
+            continue  # noted while reading: the next round reads it
         alert = queue.alerts.get(alert_id)
         done = {alert_id: events}
         if alert is None or config is None or not alert.is_open or alert.acknowledged_at:

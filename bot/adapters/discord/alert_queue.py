@@ -138,19 +138,19 @@ class GuildQueue:
                 await asyncio.sleep(wait)
         self.relay.report_depth()
 
-    async def _refresh(self) -> GuildConfig | None:
-        """Read the configuration and what changed since the last round, in one batch."""
+    async def _refresh(self) -> tuple[GuildConfig | None, set[int]]:
+        """Read the configuration and what changed since the last round, in one batch;
+        returns the configuration and the ids of the alerts that no longer exist."""
         waiting = (*self.changed, *self.pings)
         wanted = {a for a in waiting if a in self.stale or a not in self.alerts}
         self.stale -= wanted
         config, fresh, labels = await self.relay.read(self.guild_id, wanted)
         self.labels.update(labels)
-        for alert_id in wanted:
-            if alert_id in fresh:
-                self.alerts[alert_id] = fresh[alert_id]
-            else:
-                self.alerts.pop(alert_id, None)
-        return config
+        self.alerts.update(fresh)
+        missing = wanted - set(fresh)
+        for alert_id in missing:
+            self.alerts.pop(alert_id, None)
+        return config, missing
 
     async def _round(self) -> float:
         """Do what the budgets allow now; returns how long to wait before the next round."""
@@ -158,15 +158,16 @@ class GuildQueue:
             await self.relay.record(*self._unrecorded[0])
             self._unrecorded.pop(0)
         try:
-            config = await self._refresh()
+            config, missing = await self._refresh()
         except BaseException:
             self.stale.update(self.changed)  # read them again next time
             self.stale.update(self.pings)
             raise
-        changed = {alert_id: list(events) for alert_id, events in self.changed.items()}
-        gone = {a: e for a, e in changed.items() if a not in self.alerts}
+        gone = {a: list(e) for a, e in self.changed.items() if a in missing}
         if gone:
             await self.finish(self.changed, gone)  # deleted: nothing to show
+        # Only what is read as it is now: alerts noted while reading wait for the next round.
+        changed = {a: list(e) for a, e in self.changed.items() if self.current(a)}
         shown = {a for a in changed if a in self.alerts and self.alerts[a].relay_message_id}
         new = sorted(
             (self.alerts[a] for a in changed if a in self.alerts and a not in shown),
@@ -183,6 +184,10 @@ class GuildQueue:
             waits.append(await self._edit(channel_id, message_id, keys))
         self._forget_finished()
         return min((w for w in waits if w > 0), default=0.0)
+
+    def current(self, alert_id: int) -> bool:
+        """Whether the alert is read, with no event since."""
+        return alert_id in self.alerts and alert_id not in self.stale
 
     def _edits(self, changed: dict[int, list[int]]) -> list[tuple[tuple[int, int], Events]]:
         """The messages to bring up to date with their alerts' events: those whose alerts
