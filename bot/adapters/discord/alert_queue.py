@@ -83,7 +83,8 @@ class GuildQueue:
         self._bugs = 0  # unexpected failures in a row
         # Posted but not yet stored as shown (the database failed right after): stored first
         # in the next round, so a retry edits that message instead of posting the alerts again.
-        self._unrecorded: list[tuple[list[int], int, int]] = []
+        self._unrecorded: list[tuple[list[int], int, int, list[int]]] = []
+        self.marked: set[int] = set()  # events a record wrote done, not yet forgotten
 
     @property
     def depth(self) -> int:
@@ -156,7 +157,7 @@ class GuildQueue:
         """Do what the budgets allow now; returns how long to wait before the next round."""
         while self._unrecorded:
             await self.relay.record(*self._unrecorded[0])
-            self._unrecorded.pop(0)
+            self.marked.update(self._unrecorded.pop(0)[3])
         try:
             config, missing = await self._refresh()
         except BaseException:
@@ -218,7 +219,9 @@ class GuildQueue:
 
     async def finish(self, queue: dict[int, list[int]], done: dict[int, list[int]]) -> None:
         """Complete the events first (a failure leaves them waiting), then forget them."""
-        await self.relay.complete(e for events in done.values() for e in events)
+        events = [e for events in done.values() for e in events]
+        await self.relay.complete(events, marked=self.marked)
+        self.marked.difference_update(events)
         for alert_id, events in done.items():
             left = [e for e in queue.get(alert_id, []) if e not in events]
             if left:
@@ -226,15 +229,20 @@ class GuildQueue:
             else:
                 queue.pop(alert_id, None)
 
-    async def _record(self, ids: list[int], channel_id: int, message_id: int) -> None:
-        """Store which message shows these alerts, or keep that for the next round."""
+    async def _record(
+        self, ids: list[int], channel_id: int, message_id: int, delivered: Events | None = None
+    ) -> None:
+        """Store which message shows these alerts (and that the post delivered these events),
+        or keep that for the next round."""
+        events = [e for es in (delivered or {}).values() for e in es]
         try:
-            await self.relay.record(ids, channel_id, message_id)
+            await self.relay.record(ids, channel_id, message_id, events)
         except Exception:
-            self._unrecorded.append((ids, channel_id, message_id))
+            self._unrecorded.append((ids, channel_id, message_id, events))
             raise
         finally:
             self._shown_at(ids, channel_id, message_id)
+        self.marked.update(events)
 
     def _shown_at(self, ids: list[int], channel_id: int, message_id: int | None) -> None:
         """Keep the alerts as read in step with where they are shown."""
@@ -257,6 +265,7 @@ class GuildQueue:
     ) -> None:
         """Run one Discord action and settle its events; transient failures retry later."""
         used = True
+        await self.relay.turn()
         try:
             used = await action()
         except Exception as exc:
@@ -275,6 +284,7 @@ class GuildQueue:
         finally:
             if used:
                 budget.spend()
+                self.relay.everywhere.spend()
         self._bugs = 0
         await self.finish(queue, done)
 
@@ -368,7 +378,9 @@ class GuildQueue:
                     nonce=f"al{alert_id}",  # a retry after a crash returns this message
                     allowed_mentions=NONE,
                 )
-                await self._record([alert_id], channel_id, message.id)
+                await self._record(
+                    [alert_id], channel_id, message.id, {alert_id: changed[alert_id]}
+                )
                 if not unsure:  # else Discord may have answered with the first message
                     shown = alert_rendering.fingerprint(content, embed, view, None)
                     self.relay.remember(message.id, shown)
@@ -406,12 +418,13 @@ class GuildQueue:
                 nonce=nonce,
                 allowed_mentions=NONE,
             )
-            await self._record(ids, channel_id, message.id)
+            await self._record(ids, channel_id, message.id, done)
             file_id = hashlib.sha256(parts.file[1]).hexdigest() if parts.file else None
             if not unsure:  # else Discord may have answered with the first message
                 shown = alert_rendering.fingerprint(parts.content, parts.embed, view, file_id)
                 self.relay.remember(message.id, shown)
                 self.summary = Summary(channel_id, message.id, len(ids), time.monotonic())
+            self.relay.mark_digest(message.id)
             return True
 
         done = {alert_id: changed[alert_id] for alert_id in ids}
@@ -431,6 +444,9 @@ class GuildQueue:
         budget = self.relay.edits[channel_id]
         if budget.available() == 0:
             return budget.wait()
+        wait = self.relay.digest_wait(message_id)
+        if wait > 0:  # its alerts keep collecting meanwhile
+            return wait
 
         async def edit() -> bool:
             await self.relay.hold(message_id)
@@ -442,6 +458,7 @@ class GuildQueue:
             if len(alerts) == 1:  # digests always list several alerts, so this is a card
                 content, embed, view = self.relay.render_card(alerts[0], labels)
             else:
+                self.relay.mark_digest(message_id)
                 parts = alert_rendering.digest(alerts)
                 content, embed, view = parts.content, parts.embed, digest_view(parts.choices)
                 if parts.file:

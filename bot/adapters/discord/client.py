@@ -127,7 +127,12 @@ class OpsroomBot(commands.Bot):
             self, uow_factory, clock=clock or SystemClock(), poll_interval=poll_interval
         )
         self.alert_relay = AlertRelay(
-            self, uow_factory, clock=clock or SystemClock(), metrics=metrics
+            self,
+            self.notifier,
+            services.alerts,
+            uow_factory,
+            clock=clock or SystemClock(),
+            metrics=metrics,
         )
         register_reminders(self.notifier)
         register_postmortem(self.notifier)

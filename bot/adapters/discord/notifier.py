@@ -135,7 +135,12 @@ class DiscordNotifier:
         if not event_ids:
             return
         await self._mark(event_ids)
+        self.forget(event_ids)
+
+    def forget(self, event_ids: Collection[int]) -> None:
+        """Deferred events their consumer marked done itself (with its own write)."""
         self._claimed.difference_update(event_ids)
+        self._held.difference_update(event_ids)
 
     async def _mark(self, event_ids: Collection[int]) -> None:
         """Mark events done, in statements of bounded size, in one transaction."""

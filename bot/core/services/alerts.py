@@ -387,13 +387,20 @@ class AlertService(Service):
                 return done
 
     async def record_relay(
-        self, alert_ids: Collection[int], channel_id: int, message_id: int | None
+        self,
+        alert_ids: Collection[int],
+        channel_id: int,
+        message_id: int | None,
+        delivered: Collection[int] = (),
     ) -> None:
         """Remember the #alerts message that shows these alerts (the relay's bookkeeping):
         their next changes edit it, and they are never posted again. Without `message_id`:
-        they are being posted in that channel, the message is not known yet."""
+        they are being posted in that channel, the message is not known yet. `delivered`:
+        outbox events the post finished, marked done in the same transaction."""
         async with self._uow_factory() as uow:
             await uow.alerts.set_relay(alert_ids, channel_id, message_id)
+            if delivered:
+                await uow.outbox.mark_done(sorted(delivered), self._clock.now())
             await uow.commit()
 
     async def get(self, guild_id: int, alert_id: int) -> Alert:
