@@ -139,6 +139,21 @@ async def test_many_due_escalations_are_written_in_bounded_batches(services, db,
     assert await services.alerts.escalate_due() == []
 
 
+async def test_alerts_due_within_seconds_escalate_together(services, db, clock, webhook):
+    """An alert due 3 s after another escalates with it (one ping), keeping its own times."""
+    await ingest(db, clock, webhook, sig(stream="early"))
+    clock.advance(seconds=3)
+    await ingest(db, clock, webhook, sig(stream="late"))
+    clock.advance(minutes=5, seconds=-3)
+    done = await services.alerts.escalate_due()
+    assert sorted(a.stream_key for a, _ in done) == ["early", "late"]
+    by_stream = {a.stream_key: a for a in db.store.alerts.values()}
+    assert by_stream["early"].next_escalation_at == clock.now() + timedelta(minutes=5)
+    assert by_stream["late"].next_escalation_at == clock.now() + timedelta(minutes=5, seconds=3)
+    clock.advance(seconds=10)
+    assert await services.alerts.escalate_due() == []
+
+
 async def test_member_actions_on_alerts_need_the_role(services, db, clock, webhook, watcher):
     """Watchers cannot acknowledge or attach."""
     await ingest(db, clock, webhook, sig())

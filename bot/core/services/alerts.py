@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.core import lifecycle
 from bot.core.alerts import (
@@ -25,6 +25,9 @@ from bot.core.ports import EpisodeId, StreamId, UnitOfWork
 from bot.core.services._base import IncidentRef, Service, find_incident, incident_changed, record
 from bot.core.webhooks import Webhook
 
+# Alerts due within this of each other escalate together (so they share one ping); the
+# later ones a little early, each keeping its own schedule.
+ESCALATION_TOGETHER = timedelta(seconds=5)
 ESCALATION_BATCH = 500  # due escalations written per transaction (a guild's group
 # larger than this is pinged once per batch: see docs/relay.md)
 
@@ -356,23 +359,27 @@ class AlertService(Service):
             return alert, incident
 
     async def escalate_due(self) -> list[tuple[Alert, EscalationTarget]]:
-        """Advance every alert whose escalation time has come; the relay does the pinging
-        (alerts of a guild due at the same level share one ping there).
+        """Advance every alert whose escalation time has come (or comes within
+        `ESCALATION_TOGETHER`); the relay does the pinging (alerts of a guild due at the same
+        level share one ping there).
 
         Written in batches of `ESCALATION_BATCH` alerts, one transaction each, so a storm's
         escalations never hold the write lock for long; each alert keeps its own next time.
         """
         now = self._clock.now()
+        horizon = now + ESCALATION_TOGETHER
         configs: dict[int, GuildConfig] = {}
         done: list[tuple[Alert, EscalationTarget]] = []
         while True:
             async with self._uow_factory() as uow:
-                due = await uow.alerts.due_escalations(now, limit=ESCALATION_BATCH)
+                due = await uow.alerts.due_escalations(horizon, limit=ESCALATION_BATCH)
                 advanced, events = [], []
                 for alert in due:
                     if alert.guild_id not in configs:
                         configs[alert.guild_id] = await self._config(uow, alert.guild_id)
-                    target = escalate(alert, configs[alert.guild_id], now)
+                    # Due a moment from now: escalated with the others, as of its own time.
+                    at = max(now, alert.next_escalation_at or now)
+                    target = escalate(alert, configs[alert.guild_id], at)
                     if target is None:
                         continue
                     assert alert.id is not None
