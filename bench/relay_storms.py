@@ -261,6 +261,7 @@ async def scenario_guilds(args: argparse.Namespace, code: Path | None) -> dict[s
             "storming p50 s": median(loud_lat) if loud_lat else float("nan"),
             "messages": created(s),
             "429s": s.double.limiter.provoked_429s,
+            "429 scopes": sorted({r.scope for r in s.double.limiter.given if not r.injected}),
         }
 
 
@@ -362,20 +363,23 @@ async def amain(args: argparse.Namespace) -> None:
     if args.full:
         args.flood, args.long_alerts, args.long_window = 50_000, 10_000, 300.0
     before = export(args.before)
+    after = export(args.after) if args.after else None
     started = time.monotonic()
     results: dict[str, dict[str, dict[str, Any]]] = {}
     try:
         for name in args.scenarios.split(","):
-            for label, code in (("before", before), ("after", None)):
+            for label, code in (("before", before), ("after", after)):
                 figures = await SCENARIOS[name](args, code)
                 results.setdefault(name, {})[label] = figures
                 print(f"{name} {label}: {figures}", file=sys.stderr)
     finally:
         shutil.rmtree(before, ignore_errors=True)
+        if after is not None:
+            shutil.rmtree(after, ignore_errors=True)
     print_machine()
     where = "PostgreSQL" if args.database else "SQLite"
     print(
-        f"{where}; before = {args.before}, after = the working tree; took "
+        f"{where}; before = {args.before}, after = {args.after or 'the working tree'}; took "
         f"{time.monotonic() - started:.0f} s\n"
     )
     for name, runs in results.items():
@@ -390,6 +394,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", default="guilds,flood,long,pings")
     parser.add_argument("--before", default="686650b", help="git revision of the baseline")
+    parser.add_argument("--after", help="git revision to compare (default: the working tree)")
     parser.add_argument("--database", help="a PostgreSQL URL (default: a fresh SQLite file)")
     parser.add_argument("--full", action="store_true", help="the issue's full sizes")
     parser.add_argument("--window", type=float, default=20.0)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING
@@ -32,11 +31,11 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
-from bot.adapters.discord import rendering
+from bot.adapters.discord.outbox_cursor import OutboxCursor
+from bot.adapters.discord.room_events import RoomEvents, nonce
 from bot.adapters.discord.rooms import IncidentRooms
 from bot.core.errors import StorageUnavailableError
 from bot.core.events import StoredEvent, Topic
-from bot.core.model import Incident, TimelineEntry
 from bot.core.ports import Clock, UnitOfWorkFactory
 
 if TYPE_CHECKING:
@@ -44,13 +43,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+__all__ = ["DiscordNotifier", "classify", "nonce"]
+
 Handler = Callable[[StoredEvent], Awaitable[None]]
-NONE = discord.AllowedMentions.none()
-PAGE = 500  # outbox rows read at a time
 MARK_EVERY = 50  # delivered events marked done in one write
 MARK_IDS = 900  # ids per mark_done statement (SQLite's bound-parameter limit)
-HOLE_SECONDS = 5.0  # how long an id skipped by the cursor may still commit (PostgreSQL)
-HOLE_SPAN = 1000  # a wider jump in ids is not a hole but ids never used
 STOP_GRACE_SECONDS = 5.0
 TRANSIENT = (
     discord.RateLimited,
@@ -73,11 +70,6 @@ def classify(error: Exception) -> str:
     if isinstance(error, TRANSIENT):
         return "transient"
     return "bug"
-
-
-def nonce(event_id: int, part: int = 0) -> str:
-    """A message nonce unique to one part of one event (Discord allows 25 characters)."""
-    return f"ev{event_id}.{part}"
 
 
 class DiscordNotifier:
@@ -108,18 +100,14 @@ class DiscordNotifier:
         self._held: set[int] = set()  # every event read and not yet done (claimed or queued)
         self._lines: dict[int, deque[StoredEvent]] = {}  # guild id → its events, in order
         self._workers: dict[int, asyncio.Task[None]] = {}
-        self._cursor = 0  # the highest event id read
-        self._holes: dict[int, float] = {}  # ids skipped by the cursor → when first missed
-        self.behind = False  # the last page was full: more events wait to be read
+        self.cursor = OutboxCursor(uow_factory)
         self._task: asyncio.Task[None] | None = None
         self._sleeper: asyncio.Future[None] | None = None
         self._dirty = True
         self._drain_lock = asyncio.Lock()
         self._stopping = False  # stop() asked: finish the event in hand, take no new one
         self._in_flight = 0  # events between their handler and being marked done
-        self.register(Topic.INCIDENT_CHANGED, self._incident_changed)
-        self.register(Topic.ENTRY_ADDED, self._entry_added)
-        self.register(Topic.ENTRY_CHANGED, self._entry_changed)
+        RoomEvents(self.rooms, uow_factory).register(self)
 
     def register(self, topic: Topic, handler: Handler, *, deferred: bool = False) -> None:
         """Deliver `topic` with `handler` (replacing any earlier one); `deferred`: the handler
@@ -183,8 +171,7 @@ class DiscordNotifier:
         self._claimed.clear()
         self._held.clear()
         self._lines.clear()
-        self._holes.clear()
-        self._cursor = 0
+        self.cursor.reset()
 
     async def _run(self) -> None:
         await self.bot.wait_until_ready()
@@ -225,58 +212,21 @@ class DiscordNotifier:
         """
         handed = 0
         async with self._drain_lock:
-            if rescan:
-                handed += await self._read_from(0, upto=self._cursor)
-            elif self._holes:
-                handed += await self._read_holes()
+            async for events in self.cursor.behind_cursor(rescan=rescan, held=self._held):
+                if self._stopping:
+                    return handed
+                handed += await self._hand_out(events)
             while not self._stopping:
-                before = self._cursor
-                events = await self._page(before)
-                self.behind = len(events) >= PAGE
+                events = await self.cursor.next_page()
                 if not events:
                     return handed
-                self._cursor = events[-1].id
-                if before:
-                    self._note_holes(before, events)
                 handed += await self._hand_out(events)
         return handed
 
-    async def _page(self, after: int) -> list[StoredEvent]:
-        async with self._uow_factory().reading() as uow:
-            return await uow.outbox.pending(PAGE, after=after)
-
-    async def _read_from(self, after: int, *, upto: int) -> int:
-        """Hand out the pending events in (after, upto] that are not in hand (a rescan)."""
-        handed = 0
-        while not self._stopping:
-            events = [e for e in await self._page(after) if e.id <= upto]
-            if not events:
-                break
-            after = events[-1].id
-            for event in events:
-                self._holes.pop(event.id, None)
-            handed += await self._hand_out([e for e in events if e.id not in self._held])
-        return handed
-
-    def _note_holes(self, before: int, events: list[StoredEvent]) -> None:
-        """Ids the cursor jumped over may belong to transactions that commit later."""
-        now = time.monotonic()
-        expected = before + 1
-        for event in events:
-            if 0 < event.id - expected <= HOLE_SPAN:
-                for missing in range(expected, event.id):
-                    self._holes.setdefault(missing, now)
-            expected = event.id + 1
-
-    async def _read_holes(self) -> int:
-        """Look once more for events skipped by the cursor, until they are too old to come."""
-        now = time.monotonic()
-        for hole, since in list(self._holes.items()):
-            if now - since > HOLE_SECONDS:
-                del self._holes[hole]
-        if not self._holes:
-            return 0
-        return await self._read_from(min(self._holes) - 1, upto=max(self._holes))
+    @property
+    def behind(self) -> bool:
+        """Whether the last page read was full: more events wait to be handed out."""
+        return self.cursor.behind
 
     async def _hand_out(self, events: list[StoredEvent]) -> int:
         """Deferred events to their consumer, the others to their guild's line."""
@@ -365,47 +315,3 @@ class DiscordNotifier:
                 raise asyncio.CancelledError
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max)
-
-    async def _incident(self, incident_id: int) -> Incident | None:
-        async with self._uow_factory().reading() as uow:
-            return await uow.incidents.get_by_id(incident_id)
-
-    async def _entry(self, entry_id: int) -> tuple[TimelineEntry, Incident] | None:
-        async with self._uow_factory().reading() as uow:
-            entry = await uow.timeline.get_by_id(entry_id)
-            incident = await uow.incidents.get_by_id(entry.incident_id) if entry else None
-        return (entry, incident) if entry and incident else None
-
-    async def _incident_changed(self, stored: StoredEvent) -> None:
-        """Make the rooms if missing, edit both cards, lock or unlock the working channel."""
-        incident = await self._incident(stored.event.subject_id)
-        if incident is None:
-            log.warning("incident %s of event %s is gone", stored.event.subject_id, stored.id)
-            return
-        await self.rooms.refresh(incident.guild_id, incident.number)
-
-    async def _entry_added(self, stored: StoredEvent) -> None:
-        """Post the new entry in the incident's operating-room thread."""
-        found = await self._entry(stored.event.subject_id)
-        if found is None or found[0].deleted:
-            return
-        entry, incident = found
-        await self._post(stored, incident, rendering.entry_posts(entry))
-
-    async def _entry_changed(self, stored: StoredEvent) -> None:
-        """Tell the thread that an entry was edited or deleted (the audit trail keeps both)."""
-        found = await self._entry(stored.event.subject_id)
-        if found is None:
-            return
-        entry, incident = found
-        await self._post(stored, incident, [rendering.entry_changed_line(entry)])
-
-    async def _post(self, stored: StoredEvent, incident: Incident, texts: list[str]) -> None:
-        thread = await self.rooms.thread(incident.guild_id, incident.number)
-        if thread is None:
-            log.debug(
-                "%s has no operating-room thread; event %s not posted", incident.label, stored.id
-            )
-            return
-        for part, text in enumerate(texts):
-            await thread.send(text, nonce=nonce(stored.id, part), allowed_mentions=NONE)
