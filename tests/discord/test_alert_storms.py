@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.adapters.db.repositories.system import SqlOutboxRepository
+from bot.adapters.discord import alert_queue
 from bot.adapters.discord.rendering import RESOLVED_COLOUR
 from bot.core.alerts import SignalAction
 from bot.core.events import Event, Topic
@@ -158,3 +159,15 @@ async def test_a_storm_read_over_several_pages_is_all_in_its_summary(ready: Worl
     cards = [m.embeds[0].footer.text.removeprefix("Alert ") for m in messages[:-1]]
     names = cards + [line.split(" | ")[0] for line in listed]
     assert sorted(names, key=lambda n: int(n[1:])) == [f"A{n}" for n in range(1, 1201)]
+
+
+async def test_a_storm_past_its_summarys_cap_goes_on_in_a_new_summary(ready: World, monkeypatch):
+    """A full summary: the storm's next alerts start another summary, not more cards."""
+    monkeypatch.setattr(alert_queue, "SUMMARY_CAP", 5)
+    await ingest(ready, *(signal(f"s{n}", title=f"disk {n}") for n in range(20)))
+    for _ in range(4):
+        await ready.env.advance_time(6)
+    messages = posts(ready)
+    titles = [m.embeds[0].title for m in messages]
+    assert titles[:3] == ["disk 0", "disk 1", "disk 2"]
+    assert titles[3:] == [f"Alert digest: {n} alerts" for n in (5, 5, 5, 2)]

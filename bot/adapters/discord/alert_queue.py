@@ -56,13 +56,13 @@ class Summary:
     size: int
     last_fold: float  # monotonic time of the last alert folded in
 
+    def ongoing(self, channel_id: int, now: float) -> bool:
+        """Whether its storm goes on: a new alert in this channel within the quiet time."""
+        return channel_id == self.channel_id and now - self.last_fold < STORM_QUIET_SECONDS
+
     def live(self, channel_id: int, now: float) -> bool:
         """Whether new alerts in this channel still fold into it."""
-        return (
-            channel_id == self.channel_id
-            and self.size < SUMMARY_CAP
-            and now - self.last_fold < STORM_QUIET_SECONDS
-        )
+        return self.ongoing(channel_id, now) and self.size < SUMMARY_CAP
 
 
 class GuildQueue:
@@ -338,11 +338,14 @@ class GuildQueue:
             else:
                 await self._digest(budget, channel_id, unsure, changed, unsure=True)
             return 0.0
-        if len(new) <= available:
+        summary = self.summary
+        storming = summary is not None and summary.ongoing(channel_id, time.monotonic())
+        if len(new) <= available and (len(new) == 1 or not storming):
             self.burst_cards = 0
             await self._cards(budget, channel_id, new, changed)
             return 0.0
-        left = max(FIRST_CARDS - self.burst_cards, 0)
+        # A storm whose summary is full goes on in a new summary, without cards of its own.
+        left = 0 if storming else max(FIRST_CARDS - self.burst_cards, 0)
         if left and available == 1:  # a card now; the rest when the budget allows
             self.burst_cards += 1
             await self._cards(budget, channel_id, new[:1], changed)
