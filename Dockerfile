@@ -1,7 +1,13 @@
-# Opsroom image: `docker build -t opsroom .` then `docker run -e OPSROOM_DISCORD_TOKEN=… opsroom`.
+# Opsroom image: `docker build -t opsroom .` then
+# `docker run -e OPSROOM_DISCORD_TOKEN=… -e OPSROOM_PUBLIC_URL=https://… opsroom`.
+
+# Base images are pinned to an exact release, so a rebuild gets the same base. To update:
+# change both tags to a newer 3.11.x (or pin harder with a digest, python:…@sha256:…, see
+# docs/operations.md), rebuild, run the tests.
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 # --- builder: install Opsroom and its dependencies into a self-contained venv -------------
-FROM python:3.11-slim AS builder
+FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
@@ -14,7 +20,7 @@ COPY migrations ./migrations
 RUN pip install '.[postgres]'
 
 # --- final: the venv only, run as an unprivileged user --------------------------------------
-FROM python:3.11-slim
+FROM ${PYTHON_IMAGE}
 RUN useradd --system --user-group --create-home --home-dir /app opsroom \
     && mkdir /app/data \
     && chown opsroom:opsroom /app/data

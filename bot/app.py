@@ -29,6 +29,7 @@ from bot.adapters.db import (
     upgrade_to_head,
 )
 from bot.adapters.db.errors import storage_errors
+from bot.adapters.db.gauges import open_counts
 from bot.adapters.discord import OpsroomBot, create_bot, point_at
 from bot.adapters.discord import sync_commands as discord_sync
 from bot.adapters.http.health import ReadinessCheck
@@ -49,7 +50,7 @@ ALONE_POLL_SECONDS = 30.0
 """`--role all`: every commit is this process's own and wakes the relay; the poll is a net."""
 BOT_ROLE_POLL_SECONDS = 1.0
 """`--role bot`: the `--role web` processes store the alerts and ring no bell here, so the
-relay reads the outbox every second (README, "Running on one machine and on several")."""
+relay reads the outbox every second (docs/operations.md, "Scale-out")."""
 
 
 class CommitSignal:
@@ -147,7 +148,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             return SqlUnitOfWork(sessions, on_commit=commits)
 
         services = Services.build(uow_factory, SystemClock())
-        yield Runtime(settings, engine, uow_factory, services, commits, Metrics())
+        metrics = Metrics()
+        metrics.count_with(lambda: open_counts(engine))
+        yield Runtime(settings, engine, uow_factory, services, commits, metrics)
     finally:
         await engine.dispose()
 

@@ -12,10 +12,12 @@ from bot import __version__
 from bot.config import (
     ConfigError,
     Settings,
-    describe_problems,
+    check_settings,
     describe_settings,
+    env_name,
     load_settings,
     mask_url,
+    public_url_warnings,
     raise_for_problems,
     unknown_variables,
 )
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 SOURCES = ("uptimerobot", "alertmanager", "grafana", "events")
 ROLES = ("all", "web", "bot")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_USER = EXIT_CONFIG  # every user error (usage, setting, refusal) exits 2; 1 is a bug
 
 
 def _discord_id(text: str) -> int:
@@ -95,6 +98,8 @@ def _cmd_webhook_create(args: argparse.Namespace) -> int:
         "opsroom: this URL contains the webhook's secret and is shown only once: store it now",
         file=sys.stderr,
     )
+    for warning in public_url_warnings(settings.public_url):
+        print(f"opsroom: warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -113,20 +118,19 @@ def _cmd_export(args: argparse.Namespace) -> int:
         Path(args.output).write_text(text, encoding="utf-8")
     except OSError as exc:
         print(f"opsroom: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_USER
     print(f"opsroom: wrote {args.output}", file=sys.stderr)
     return EXIT_OK
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
     """`opsroom check-config`: list every problem, or summarise a configuration that works."""
-    settings = load_settings()
+    settings, problems = check_settings()
     setup_logging(settings.log_level, settings.log_format)
-    for warning in unknown_variables():
-        print(f"opsroom: warning: {warning}", file=sys.stderr)
-    problems = describe_problems(settings, for_run=True)
     for problem in problems:
         print(f"opsroom: {problem}", file=sys.stderr)
+    for warning in unknown_variables() + public_url_warnings(settings.public_url):
+        print(f"opsroom: warning: {warning}", file=sys.stderr)
     if problems:
         return EXIT_CONFIG
     print("configuration OK")
@@ -135,8 +139,26 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_invite(args: argparse.Namespace) -> int:
+    """`opsroom invite`: the OAuth2 URL that adds the bot with exactly the permissions it uses."""
+    from bot.adapters.discord import permissions
+
+    application_id = args.application_id
+    if application_id is None:
+        settings = load_settings()
+        token = settings.require_token()
+        application_id = permissions.application_id_from_token(token)
+        if application_id is None:
+            raise ConfigError(
+                f"cannot read the application ID from {env_name('discord_token')}: pass "
+                "--application-id (Developer Portal → your application → General Information)"
+            )
+    print(permissions.invite_url(application_id))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Build the `opsroom` argument parser with every subcommand of PRODUCT.md §1."""
+    """Build the `opsroom` argument parser with every subcommand (docs/commands.md lists them)."""
     parser = argparse.ArgumentParser(
         prog="opsroom",
         description="Opsroom, the Discord incident commander. Settings come from OPSROOM_* "
@@ -188,6 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate settings, say what is missing")
     check.set_defaults(handler=_cmd_check_config)
+
+    invite = commands.add_parser(
+        "invite", help="print the URL that adds the bot to a server, with its permissions"
+    )
+    invite.add_argument(
+        "--application-id",
+        type=_discord_id,
+        metavar="ID",
+        help="the application's ID (default: read from OPSROOM_DISCORD_TOKEN)",
+    )
+    invite.set_defaults(handler=_cmd_invite)
     return parser
 
 
@@ -204,7 +237,7 @@ def _config_error_in(exc: BaseException) -> ConfigError | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the `opsroom` command line and return its exit code (2: configuration problem)."""
+    """Run the `opsroom` command line and return its exit code (2: a user error, 1: a bug)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -216,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except OpsroomError as exc:  # a readable refusal (no such incident, broken template…)
         print(f"opsroom: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_USER
     except Exception as exc:
         config_error = _config_error_in(exc)
         if config_error is not None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import ipaddress
 import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -33,6 +34,9 @@ _HINTS = {
     "server, Copy Server ID",
 }
 _SECRET_FIELDS = frozenset({"discord_token"})
+_HOSTNAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
+_PRIVATE_SUFFIXES = (".local", ".internal", ".lan", ".home.arpa", ".localhost", ".test")
+PROXY_DOC = "docs/operations.md"
 
 
 class ConfigError(Exception):
@@ -55,7 +59,7 @@ def _check_url(value: str, schemes: tuple[str, ...]) -> str:
 
 
 class Settings(BaseSettings):
-    """Every Opsroom setting of PRODUCT.md §1, from OPSROOM_* variables or `.env`."""
+    """Every Opsroom setting (the README's settings table), from OPSROOM_* variables or `.env`."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -91,6 +95,19 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("must not be blank")
         return value.strip()
+
+    @field_validator("http_host")
+    @classmethod
+    def _check_bind_address(cls, value: str) -> str:
+        """An IP address to bind, or a host name: `999.1.1.1` is neither."""
+        if re.fullmatch(r"[\d.]+", value) or ":" in value:
+            try:
+                ipaddress.ip_address(value.strip("[]"))
+            except ValueError:
+                raise ValueError("is not an IP address (e.g. 127.0.0.1, 0.0.0.0 or ::)") from None
+        elif not _HOSTNAME.fullmatch(value):
+            raise ValueError("is not an IP address or host name")
+        return value.strip("[]")
 
     @field_validator("public_url")
     @classmethod
@@ -137,6 +154,50 @@ class Settings(BaseSettings):
         return self.discord_token.get_secret_value()
 
 
+def public_url_warnings(public_url: str) -> list[str]:
+    """Why webhook URLs made from `public_url` may not work for a hosted monitor, if they may
+    not: a loopback or private address nobody outside can reach, or plain http in public."""
+    name = env_name("public_url")
+    host = (urlsplit(public_url).hostname or "").rstrip(".").lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if host == "localhost" or host.endswith(".localhost") or (address and address.is_loopback):
+        where = "this machine only"
+    elif (address and not address.is_global) or (
+        address is None and ("." not in host or host.endswith(_PRIVATE_SUFFIXES))
+    ):
+        where = "a private network only"
+    elif public_url.startswith("http://"):
+        return [
+            f"{name}={public_url} is plain http on a public name: webhook tokens would cross "
+            f"the internet unencrypted; serve Opsroom behind HTTPS (see {PROXY_DOC})"
+        ]
+    else:
+        return []
+    return [
+        f"{name}={public_url} is reachable from {where}: hosted monitors such as UptimeRobot "
+        f"cannot call webhook URLs made from it; set it to the public HTTPS address of a "
+        f"reverse proxy in front of Opsroom (see {PROXY_DOC})"
+    ]
+
+
+def check_settings() -> tuple[Settings, list[str]]:
+    """Every problem at once, for `check-config`: each invalid setting (then read as its
+    default, so that the others are still checked) and all that `describe_problems` finds."""
+    try:
+        settings, errors = Settings(), []
+    except ValidationError as exc:
+        errors = exc.errors()
+        bad = {str(error["loc"][0]) for error in errors if error["loc"]}
+        settings = Settings(**{field: Settings.model_fields[field].default for field in bad})
+    invalid = _describe_errors(errors)
+    named = {env_name(str(error["loc"][0])) for error in errors if error["loc"]}
+    found = describe_problems(settings, for_run=True)
+    return settings, invalid + [p for p in found if not any(n in p for n in named)]
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build Settings from the environment, `.env` and `overrides`; raise ConfigError if bad."""
     try:
@@ -147,8 +208,13 @@ def load_settings(**overrides: object) -> Settings:
 
 def _describe_validation_error(exc: ValidationError) -> str:
     """Turn pydantic's report into one line naming each OPSROOM_* variable at fault."""
+    return "; ".join(_describe_errors(exc.errors()))
+
+
+def _describe_errors(errors: Iterable[Any]) -> list[str]:
+    """One sentence per pydantic error, naming the OPSROOM_* variable and its bad value."""
     parts = []
-    for error in exc.errors():
+    for error in errors:
         field = str(error["loc"][0]) if error["loc"] else ""
         message = error["msg"].removeprefix("Value error, ")
         hint = _HINTS.get(field)
@@ -160,7 +226,7 @@ def _describe_validation_error(exc: ValidationError) -> str:
             parts.append(f"{env_name(field)} is invalid: {message}")
         else:
             parts.append(f"{env_name(field)}={_show(error.get('input'))} is invalid: {message}")
-    return "; ".join(parts)
+    return parts
 
 
 def _show(value: object) -> str:

@@ -9,8 +9,28 @@ from datetime import UTC, datetime
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 _MARK = "_opsroom_handler"
-# Chatty at INFO on every command (alembic 1.16+ announces each plugin); kept to WARNING.
-NOISY_LOGGERS = ("alembic.runtime.plugins",)
+# Chatty at INFO on every command ("Context impl SQLiteImpl.", each plugin, each revision:
+# Opsroom says "migrating database from A to B" itself); kept to WARNING.
+NOISY_LOGGERS = ("alembic",)
+
+
+CONTEXT_FIELDS = ("guild", "incident")
+
+
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT, with `guild=… incident=…` after the message when a record carries them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        context = [
+            f"{field}={getattr(record, field)}"
+            for field in CONTEXT_FIELDS
+            if getattr(record, field, None) is not None
+        ]
+        if not context:
+            return text
+        first, newline, rest = text.partition("\n")
+        return f"{first} [{' '.join(context)}]{newline}{rest}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,6 +45,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for field in CONTEXT_FIELDS:  # log.info(..., extra={"guild": 1, "incident": 3})
+            value = getattr(record, field, None)
+            if value is not None:
+                entry[field] = value
         if record.exc_info:
             entry["exc_info"] = self.formatException(record.exc_info)
         if record.stack_info:
@@ -54,7 +78,7 @@ def setup_logging(level: str, fmt: str) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(TextFormatter(TEXT_FORMAT))
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, _MARK, False)]:
         root.removeHandler(old)

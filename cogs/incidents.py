@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.adapters.discord import choices, rendering
+from bot.adapters.discord import choices, limits, rendering
+from bot.adapters.discord.alert_buttons import guarded, static_view
 from bot.adapters.discord.interactions import (
     bot,
     defer,
@@ -20,6 +24,8 @@ from bot.adapters.discord.interactions import (
     services,
 )
 from bot.core.model import OPEN_STATUSES, Incident, IncidentRole, Severity, Status
+from bot.core.permissions import ensure_can_change
+from bot.core.services import IncidentRef
 
 Choice = app_commands.Choice
 Text = app_commands.Range[str, 1, 4000]
@@ -50,7 +56,8 @@ class IncidentCog(commands.GroupCog, group_name="incident", group_description="R
         severity="How bad it is",
         commander="Who leads the response (default: you)",
         summary="A sentence or two of what is known",
-        started="When impact began: HH:MM, YYYY-MM-DD HH:MM, ISO 8601, or -15m (default: now)",
+        started="When impact began: 14:05, 2:05pm, -15m, 15 min ago, "
+        "2026-03-01 14:05 (default: now)",
     )
     @app_commands.choices(severity=choices.SEVERITIES)
     async def declare(
@@ -192,7 +199,8 @@ class IncidentCog(commands.GroupCog, group_name="incident", group_description="R
         changed = await services(interaction).incidents.post_update(
             guild_id(interaction), member(interaction), ref(interaction, incident), text
         )
-        await announce(interaction, f"📣 Update on **{changed.label}** posted.")
+        said = limits.truncate(" ".join(text.split()), 300)
+        await announce(interaction, f"📣 Update on **{changed.label}** posted: {said}")
 
     @app_commands.command(name="resolve")
     @app_commands.describe(note="How it was resolved", incident=INCIDENT)
@@ -215,10 +223,27 @@ class IncidentCog(commands.GroupCog, group_name="incident", group_description="R
     async def close(self, interaction: discord.Interaction, incident: int | None = None) -> None:
         """Close the incident; its working channel becomes read-only."""
         gid = guild_id(interaction)
+        found = await services(interaction).incidents.get(gid, ref(interaction, incident))
+        config = await services(interaction).guilds.get(gid)
+        ensure_can_change(member(interaction), config)  # watchers are refused before asking
+        if found.status not in (Status.RESOLVED, Status.CLOSED):
+            # Closing ends the nudges and locks the channel: a slip of the finger should not.
+            await interaction.response.send_message(
+                f"⚠️ **{found.label}** is still {found.status.value}, not resolved. Close it "
+                "anyway? (Or `/incident resolve` first.)",
+                view=static_view(CloseAnywayButton(found.number)),
+                ephemeral=True,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            return
+        await self.close_now(interaction, found.number)
+
+    async def close_now(self, interaction: discord.Interaction, number: int) -> None:
+        """Close incident `number` and say so (the command, or its confirmation button)."""
         changed = await quick(
             interaction,
             services(interaction).incidents.close(
-                gid, member(interaction), ref(interaction, incident)
+                guild_id(interaction), member(interaction), IncidentRef(number=number)
             ),
         )
         await self._after_status(interaction, changed)
@@ -259,6 +284,35 @@ class IncidentCog(commands.GroupCog, group_name="incident", group_description="R
         await send(interaction, rendering.incident_list(found, what), ephemeral=True)
 
 
+class CloseAnywayButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"opsroom:incident:close:(?P<number>\d+)",
+):
+    """Confirms closing an incident that was never resolved (works after a restart too)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Close anyway",
+                emoji="🔒",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"opsroom:incident:close:{number}",
+            )
+        )
+        self.number = number
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> CloseAnywayButton:
+        return cls(int(match["number"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        cog = interaction.client.get_cog("IncidentCog")  # type: ignore[attr-defined]
+        await guarded(interaction, cog.close_now(interaction, self.number))
+
+
 async def setup(bot: commands.Bot) -> None:
     """Load the /incident commands."""
+    bot.add_dynamic_items(CloseAnywayButton)
     await bot.add_cog(IncidentCog())

@@ -61,7 +61,7 @@ class PostmortemCog(
         )
         await send(
             interaction,
-            f"📝 Added to **{section.value}** of the draft; `/postmortem show` shows it.",
+            f"📝 Added to **{section.name}** of the draft; `/postmortem show` shows it.",
             ephemeral=True,
         )
 

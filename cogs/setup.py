@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.adapters.discord import limits, provisioning, rendering
+from bot.adapters.discord import limits, permissions, provisioning, rendering
 from bot.adapters.discord.interactions import (
     bot,
     defer,
@@ -20,6 +20,7 @@ from bot.adapters.discord.interactions import (
     send,
     services,
 )
+from bot.config import public_url_warnings
 from bot.core.alerts import AlertSource
 from bot.core.webhooks import Webhook
 
@@ -87,8 +88,12 @@ class OpsroomCog(commands.GroupCog, group_name="opsroom", group_description="Set
             ),
             ephemeral=True,
         )
-        await defer(interaction, ephemeral=True)
         assert interaction.guild is not None
+        blocked = permissions.setup_blocked(interaction.guild, await guilds.get(gid))
+        if blocked:
+            await send(interaction, blocked, ephemeral=True)
+            return
+        await defer(interaction, ephemeral=True)
         made = await provisioning.provision(
             interaction.guild,
             await guilds.get(gid),
@@ -151,19 +156,27 @@ class OpsroomCog(commands.GroupCog, group_name="opsroom", group_description="Set
         )
         await send(
             interaction,
-            f"🗑️ Webhook {revoked.id} ({revoked.source.value}, "
-            f"{limits.truncate(revoked.name, 100)}) is revoked; its past alerts stay.",
+            f"🗑️ {webhook_label(revoked)} is revoked; its past alerts stay.",
             ephemeral=True,
         )
 
 
+def webhook_label(webhook: Webhook) -> str:
+    """`Webhook 3 (uptimerobot)`, or `Webhook 3 "prod" (uptimerobot)` when it has its own name."""
+    name = limits.truncate(webhook.name, 100)
+    named = f' "{name}"' if name != webhook.source.value else ""
+    return f"Webhook {webhook.id}{named} ({webhook.source.value})"
+
+
 def webhook_created(webhook: Webhook, token: str, public_url: str) -> str:
-    """The new webhook's URL (the only time the token is shown) and how to use it."""
+    """The new webhook's URL (the only time the token is shown), how to use it, and why it
+    may not be reachable from a hosted monitor."""
     url = f"{public_url}/hooks/{webhook.source.value}/{token}"
     text = (
-        f"🔑 Webhook {webhook.id} ({webhook.source.value}, {webhook.name}) is ready. "
-        f"Its URL, shown **only this once**:\n```\n{url}\n```"
+        f"🔑 {webhook_label(webhook)} is ready. Its URL, shown **only this once**:\n```\n{url}\n```"
     )
+    for warning in public_url_warnings(public_url):
+        text += f"⚠️ {warning}\n"
     if webhook.source is AlertSource.EVENTS:
         text += (
             f"PagerDuty Events v2 clients can instead post to `{public_url}/hooks/events` "
@@ -186,7 +199,7 @@ def webhook_list(webhooks: list[Webhook]) -> list[str]:
         )
         name = limits.truncate(hook.name, 100)
         lines.append(f"`{hook.id}` **{name}** · {hook.source.value} · {made} · {state}")
-    return limits.pack_lines(lines, header=f"**{len(webhooks)} webhooks**")
+    return limits.pack_lines(lines, header=f"**{rendering.count(len(webhooks), 'webhooks')}**")
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -19,7 +19,7 @@ from bot.adapters.discord.interactions import (
 from bot.core.services import ChatMessage
 
 INCIDENT = "Incident number (default: the incident of this channel or thread)"
-AT = "When it happened: HH:MM, YYYY-MM-DD HH:MM, ISO 8601, or -15m (default: now)"
+AT = "When it happened: 14:05, 2:05pm, -15m, 15 min ago, 2026-03-01 14:05, ISO 8601 (default: now)"
 Text = app_commands.Range[str, 1, 4000]
 At = app_commands.Range[str, 1, 64]
 

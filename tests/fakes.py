@@ -327,6 +327,13 @@ class FakeAlerts(_Repo):
         ]
         return _c(sorted(found, key=lambda a: a.id or 0))
 
+    async def unshown(self, guild_id: int) -> list[int]:
+        return sorted(
+            a.id
+            for a in self.s.alerts.values()
+            if a.guild_id == guild_id and a.id and a.relay_channel_id is None
+        )
+
     async def set_relay(
         self, alert_ids: Collection[int], channel_id: int, message_id: int | None
     ) -> None:

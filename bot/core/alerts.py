@@ -1,6 +1,6 @@
 """Monitor alerts: what a parsed notification says, and the identity, dedupe and escalation rules.
 
-Identity (PRODUCT.md §5). Every source names a *stream* — the thing being watched: an
+Identity. Every source names a *stream* — the thing being watched: an
 Alertmanager/Grafana fingerprint, an UptimeRobot monitor id, an Events v2 dedup_key. Within a
 stream an *episode* is one firing-to-resolved stretch:
 

@@ -1,6 +1,6 @@
 """Rules that change an incident: status moves and their milestones, severity, roles.
 
-Milestones are stored, never derived from "updated at" (PRODUCT.md §3):
+Milestones are stored, never derived from "updated at":
 - `detected_at`, `acknowledged_at`, `mitigated_at` record the *first* time and never move
   later (an earlier alert or acknowledgement can move them earlier);
 - `resolved_at` and `closed_at` describe the current state: moving back to an open status

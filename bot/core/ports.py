@@ -156,6 +156,9 @@ class AlertRepository(Protocol):
     async def by_relay_message(self, guild_id: int, message_id: int) -> list[Alert]:
         """The guild's alerts shown by this Discord message (one card, or a digest), by id."""
 
+    async def unshown(self, guild_id: int) -> list[int]:
+        """Ids of the guild's alerts never posted anywhere (stored before setup), by id."""
+
     async def set_relay(
         self, alert_ids: Collection[int], channel_id: int, message_id: int | None
     ) -> None:

@@ -1,4 +1,4 @@
-"""What the postmortem draft says (PRODUCT.md §6), built purely from what the incident stored.
+"""What the postmortem draft says, built purely from what the incident stored.
 
 Durations are measured from `started_at`, the start of impact, as incident reviews do:
 time to detect = detected − started, to declare = declared − started, to acknowledge =

@@ -11,10 +11,22 @@ from bot.core.errors import ValidationError
 
 FUTURE_TOLERANCE = timedelta(minutes=1)
 _MAX_LEN = 64
-_HELP = "use HH:MM, YYYY-MM-DD HH:MM, an ISO 8601 time with offset, or -15m / -2h."
+_HELP = (
+    "use now, HH:MM or 2:05pm (today, else yesterday), -15m or 15 min ago, 1h30m ago, "
+    "YYYY-MM-DD HH:MM, or ISO 8601 with an offset (2026-03-01T14:05+01:00)."
+)
 _REL = re.compile(r"-\s*(?P<neg>.*)|(?P<ago>.*?)\s*ago")
-_AMOUNT = re.compile(r"(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?")
+_FUTURE = re.compile(r"\+\s*(?P<plus>.*)|in\s+(?P<in>.*)|(?P<from>.*?)\s*from\s+now")
+_UNIT = {
+    "d": r"(?:days?|d)",
+    "h": r"(?:hours?|hrs?|h)",
+    "m": r"(?:minutes?|mins?|m)",
+    "s": r"(?:seconds?|secs?|s)",
+}
+# 1d2h3m4s, 1 hour 30 min, 5 mins: units in this order, each at most once.
+_AMOUNT = re.compile(r"\s*,?\s*".join(rf"(?:(\d+)\s*{u}(?![a-z]))?" for u in _UNIT.values()))
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+_CLOCK12 = re.compile(r"(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?")
 _FULL = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})(?:t|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6})\d*)?)?"
     r"\s*(?:(?P<z>z)|(?P<sign>[+-])(?P<oh>\d{2}):?(?P<om>\d{2})?)?"
@@ -60,12 +72,20 @@ def _relative(amount: str, text: str, now: datetime) -> datetime:
         raise ValidationError(f"Relative time '{_show(text)}' is too far back.") from None
 
 
-def _clock(m: re.Match[str], now: datetime, tz: ZoneInfo) -> datetime:
+def _twelve_hour(m: re.Match[str]) -> tuple[int, int, int]:
+    """2pm, 2:05 pm, 12am: the 24-hour clock's hour, minute and second."""
+    hour = int(m[1])
+    if not 1 <= hour <= 12:
+        raise ValidationError(f"'{m[0]}' is not a valid time of day: {_HELP}")
+    return hour % 12 + (12 if m[3] == "p" else 0), int(m[2] or 0), 0
+
+
+def _clock(hms: tuple[int, int, int], shown: str, now: datetime, tz: ZoneInfo) -> datetime:
     """HH:MM[:SS] today in tz; if that is more than a minute ahead of now, yesterday."""
     try:
-        t = time(int(m[1]), int(m[2]), int(m[3] or 0))
+        t = time(*hms)
     except ValueError:
-        raise ValidationError(f"'{m[0]}' is not a valid time of day: {_HELP}") from None
+        raise ValidationError(f"'{shown}' is not a valid time of day: {_HELP}") from None
     local_now = now.astimezone(tz)
     today = datetime.combine(local_now.date(), t)
     try:
@@ -98,12 +118,29 @@ def _full(m: re.Match[str], text: str, now: datetime, tz: ZoneInfo) -> datetime:
         raise ValidationError(f"'{_show(text)}' is not a valid date and time: {_HELP}") from None
 
 
+def _unreadable(s: str, text: str) -> str:
+    """Why a time was not read: a future amount, an amount without direction, or garbage."""
+    future = _FUTURE.fullmatch(s)
+    amount = next((g for g in future.groups() if g is not None), "") if future else s
+    m = _AMOUNT.fullmatch(amount.strip())
+    if m and any(m.groups()):
+        past = amount.strip()
+        if future:
+            return (
+                f"Time '{_show(text)}' is in the future; timeline entries record what "
+                f"already happened: write -{past} or {past} ago for that long ago."
+            )
+        return f"Time '{_show(text)}' needs a direction: write -{past} or {past} ago."
+    return f"Could not read time '{_show(text)}': {_HELP}"
+
+
 def parse_at(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     """Turn the `at` option into an aware UTC datetime; reject garbage and future times.
 
-    Forms: `now`; `-15m`, `-2h`, `-1h30m`, `-1d`, `15m ago` (absolute elapsed time, so
-    `-2h` across a DST change is exactly 7200 s); `HH:MM[:SS]` today in `tz`, or yesterday
-    if today's would be more than 1 minute ahead (at 00:10, `23:50` means 20 minutes ago);
+    Forms: `now`; `-15m`, `-2h`, `-1h30m`, `-1d`, `15m ago`, `5 min ago`, `2 hours ago`
+    (absolute elapsed time, so `-2h` across a DST change is exactly 7200 s); `HH:MM[:SS]` or
+    `2pm` / `2:05 pm` today in `tz`, or yesterday if today's would be more than 1 minute
+    ahead (at 00:10, `23:50` means 20 minutes ago);
     `YYYY-MM-DD HH:MM[:SS]` (space or T) as wall time in `tz`; ISO 8601 with `Z`/offset.
     Wall times skipped by spring-forward raise ValidationError; wall times repeated by
     fall-back take the later occurrence unless it is in the future, else the earlier one.
@@ -119,11 +156,13 @@ def parse_at(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     if m := _REL.fullmatch(s):
         result = _relative(m["neg"] if m["neg"] is not None else m["ago"], text, now)
     elif m := _CLOCK.fullmatch(s):
-        result = _clock(m, now, tz)
+        result = _clock((int(m[1]), int(m[2]), int(m[3] or 0)), m[0], now, tz)
+    elif m := _CLOCK12.fullmatch(s):
+        result = _clock(_twelve_hour(m), m[0], now, tz)
     elif m := _FULL.fullmatch(s):
         result = _full(m, text, now, tz)
     else:
-        raise ValidationError(f"Could not read time '{_show(text)}': {_HELP}")
+        raise ValidationError(_unreadable(s, text))
     if result > now + FUTURE_TOLERANCE:
         try:
             when = f"{result.astimezone(tz):%Y-%m-%d %H:%M} {tz.key}"

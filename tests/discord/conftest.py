@@ -174,3 +174,11 @@ def first_answer(env: Env) -> int:
     """The callback type of the latest interaction's first answer (4 reply, 5 defer)."""
     callbacks = [r for r in env.http_requests if r.path.startswith("/interactions/")]
     return callbacks[-1].json["type"]
+
+
+async def close_anyway(world: World, channel: ChannelHandle, who: MemberActor | None = None):
+    """`/incident close` of an unresolved incident, confirmed with its "Close anyway" button."""
+    who = who or world.alice
+    asked = await who.slash(channel, "incident close")
+    assert asked.ephemeral and "Close it anyway?" in asked.response.content, asked
+    return await who.click(asked.response, label="Close anyway")

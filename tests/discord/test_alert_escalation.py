@@ -1,4 +1,4 @@
-"""Escalation pings in `#alerts` (PRODUCT.md §5): the one deliberate ping, of exactly one role."""
+"""Escalation pings in `#alerts`: the one deliberate ping, of exactly one role."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The `#alerts` relay (PRODUCT.md §5): cards edited in place, episodes, digests, durability."""
+"""The `#alerts` relay: cards edited in place, episodes, digests, durability."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ async def test_a_new_alert_posts_one_card_with_three_buttons(ready: World):
     (result,) = await ingest(ready, signal())
     (card,) = posts(ready)
     embed = card.embeds[0]
-    assert card.content == "🔴 **firing** · db1: Disk 97% full on db1"
+    assert card.content == "🔴 **firing** · Disk 97% full on db1"  # the title names db1
     assert embed.title == "Disk 97% full on db1" and embed.url == "https://monitor.example.org/db1"
     assert embed.colour.value == 0xE02B2B
     assert "**mount**: /var" in embed.description

@@ -1,4 +1,4 @@
-"""`/incident …` (PRODUCT.md §3–§4): rooms, cards kept current in place, the thread, locking."""
+"""`/incident …`: rooms, cards kept current in place, the thread, locking."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from simcord import BackendError, ChannelHandle
 
 from bot.core.errors import NotFoundError
-from tests.discord.conftest import World, acknowledge, declare, first_answer
+from tests.discord.conftest import World, acknowledge, close_anyway, declare, first_answer
 
 T_DECLARED = 1772366400  # 2026-03-01 12:00 UTC, the core's clock
 
@@ -167,7 +167,7 @@ async def test_close_makes_the_working_channel_read_only(ready: World):
 async def test_reopening_unlocks_the_working_channel(ready: World):
     """Moving a closed incident back to investigating lets responders talk again."""
     channel = await declare(ready)
-    await ready.alice.slash(channel, "incident close")
+    await close_anyway(ready, channel)
     await ready.alice.slash(channel, "incident status", state="investigating", note="it is back")
     await ready.alice.send(channel, "we are back in here")
     assert channel.last_message.content == "we are back in here"
@@ -214,9 +214,9 @@ async def test_list_open_and_by_status(ready: World):
     """list shows open incidents; `status` picks one status instead."""
     await declare(ready, "Open one")
     closed = await declare(ready, "Closed one")
-    await ready.alice.slash(closed, "incident close")
+    await close_anyway(ready, closed)
     result = await ready.bob.slash(ready.general, "incident list")
-    assert "**1 open incidents**" in result.response.content
+    assert "**1 open incident**" in result.response.content
     assert "#1 Open one" in result.response.content and "Closed one" not in result.response.content
     result = await ready.bob.slash(ready.general, "incident list", status="closed")
     assert "#2 Closed one" in result.response.content and "Open one" not in result.response.content
@@ -227,7 +227,7 @@ async def test_incident_autocomplete_offers_open_incidents(ready: World):
     await declare(ready, "Database down")
     await declare(ready, "Cache cold")
     closed = await declare(ready, "Old thing")
-    await ready.alice.slash(closed, "incident close")
+    await close_anyway(ready, closed)
     choices = await ready.alice.autocomplete(
         ready.general, "incident severity", "incident", "", level="sev2"
     )
@@ -263,3 +263,32 @@ async def test_declare_before_setup_by_an_admin_makes_a_channel_only(world: Worl
     assert f"<#{channel.id}>" in result.response.content
     assert world.env.bot.get_channel(channel.id).category is None
     assert channel.pinned_messages()[0].embeds[0].title == "#1 Day one"
+
+
+async def test_closing_an_unresolved_incident_asks_first(ready: World):
+    """Investigating: close asks privately and changes nothing; "Close anyway" closes it."""
+    channel = await declare(ready)
+    asked = await ready.alice.slash(channel, "incident close")
+    assert asked.ephemeral
+    assert asked.response.content.startswith("⚠️ **#1 Database down** is still investigating")
+    (found,) = await ready.env.bot.services.incidents.list(ready.guild.id)
+    assert found.status.value == "investigating"
+    done = await ready.alice.click(asked.response, label="Close anyway")
+    assert f"<#{channel.id}> is now read-only" in done.response.content
+    (found,) = await ready.env.bot.services.incidents.list(ready.guild.id, None)
+    assert found.status.value == "closed"
+
+
+async def test_a_watcher_is_refused_before_being_asked(ready: World):
+    channel = await declare(ready)
+    result = await ready.bob.slash(channel, "incident close")
+    assert result.ephemeral and "Close it anyway?" not in result.response.content
+    acknowledge(ready.env)
+
+
+async def test_an_update_is_confirmed_with_its_text(ready: World):
+    channel = await declare(ready)
+    result = await ready.alice.slash(channel, "incident update", text="Failing over to db2")
+    assert (
+        result.response.content == "📣 Update on **#1 Database down** posted: Failing over to db2"
+    )

@@ -1,4 +1,4 @@
-"""`/postmortem add` and `/postmortem show`, and the draft posted once per close (PRODUCT.md §6)."""
+"""`/postmortem add` and `/postmortem show`, and the draft posted once per close."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from bot.core.errors import PermissionDeniedError
 from bot.core.events import Event, StoredEvent, Topic
 from bot.core.model import Incident, Member, Person, Severity, Status
 from bot.core.services import IncidentRef
-from tests.discord.conftest import World, acknowledge, declare
+from tests.discord.conftest import World, acknowledge, close_anyway, declare
 from tests.discord.test_incidents import thread_of
 
 DRAFT = "postmortem-1-database-down.md"
@@ -61,14 +61,14 @@ async def test_notes_in_several_sections_are_in_the_attached_draft(ready: World)
     """summary, root_cause and two went_well notes appear under their headings in show's file."""
     channel = await declare(ready)
     notes = [
-        ("summary", "The primary database ran out of disk."),
-        ("root_cause", "WAL archiving | silently stopped"),
-        ("went_well", "Failover took two minutes"),
-        ("went_well", "The on-call runbook was current"),
+        ("summary", "The primary database ran out of disk.", "Summary"),
+        ("root_cause", "WAL archiving | silently stopped", "Root cause"),
+        ("went_well", "Failover took two minutes", "What went well"),
+        ("went_well", "The on-call runbook was current", "What went well"),
     ]
-    for section, text in notes:
+    for section, text, heading in notes:
         added = await ready.alice.slash(channel, "postmortem add", section=section, text=text)
-        assert added.ephemeral and f"**{section}**" in added.response.content, added
+        assert added.ephemeral and f"Added to **{heading}** of" in added.response.content, added
     shown = await ready.bob.slash(ready.general, "postmortem show", incident=1)
     assert shown.ephemeral and shown.response.content.startswith(
         "📄 Postmortem draft of **#1 Database down** as it stands now."
@@ -174,7 +174,7 @@ async def test_reopen_and_close_again_posts_a_second_draft(ready: World, clock):
     clock.advance(hours=1)
     await ready.alice.slash(channel, "incident status", state="investigating", note="it is back")
     await ready.alice.slash(channel, "timeline add", text="Second disk filled up")
-    await ready.alice.slash(channel, "incident close")
+    await close_anyway(ready, channel)
     await ready.env.settle()
     for place in (channel, thread_of(ready)):
         first, second = drafts(place)
@@ -188,7 +188,7 @@ async def test_an_event_delivered_after_a_reopen_posts_nothing(ready: World, doo
     """Closed and reopened before the relay ran: no draft of an incident that is open again."""
     channel = await declare(ready)
     doorbell.target = None  # hold delivery back
-    await ready.alice.slash(channel, "incident close")
+    await close_anyway(ready, channel)
     await ready.alice.slash(channel, "incident status", state="monitoring")
     ready.env.bot.notifier.wake()
     await ready.env.settle()
@@ -199,10 +199,10 @@ async def test_two_closes_delivered_late_post_one_draft(ready: World, doorbell, 
     """Closed, reopened and closed again while the relay was away: one draft per place."""
     channel = await declare(ready)
     doorbell.target = None
-    await ready.alice.slash(channel, "incident close")
+    await close_anyway(ready, channel)
     clock.advance(minutes=5)
     await ready.alice.slash(channel, "incident status", state="monitoring")
-    await ready.alice.slash(channel, "incident close")
+    await close_anyway(ready, channel)
     ready.env.bot.notifier.wake()
     await ready.env.settle()
     assert len(drafts(channel)) == 1 and len(drafts(thread_of(ready))) == 1

@@ -1,4 +1,4 @@
-"""`/opsroom setup` and `/opsroom status` (PRODUCT.md §2), through the real command tree."""
+"""`/opsroom setup` and `/opsroom status`, through the real command tree."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/opsroom webhook`, `/opsroom webhooks`, `/opsroom revoke` (PRODUCT.md §5): tokens shown once."""
+"""`/opsroom webhook`, `/opsroom webhooks`, `/opsroom revoke`: tokens shown once."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ async def test_webhooks_lists_every_webhook_and_marks_revoked_ones(world: World)
     revoked = await world.carol.slash(world.general, "opsroom revoke", id=1)
     assert revoked.ephemeral
     assert revoked.response.content == (
-        "🗑️ Webhook 1 (uptimerobot, uptimerobot) is revoked; its past alerts stay."
+        "🗑️ Webhook 1 (uptimerobot) is revoked; its past alerts stay."
     )
     listing = await world.carol.slash(world.general, "opsroom webhooks")
     lines = listing.response.content.splitlines()
@@ -96,3 +96,16 @@ async def test_no_webhooks_yet_says_how_to_make_one(world: World):
     """An empty list explains itself."""
     result = await world.carol.slash(world.general, "opsroom webhooks")
     assert result.response.content == "No webhooks yet: make one with `/opsroom webhook`."
+
+
+async def test_webhook_warns_when_a_hosted_monitor_cannot_reach_the_url(world: World):
+    """The default localhost base gets a warning pointing at HTTPS; a public https base none."""
+    local = await world.carol.slash(world.general, "opsroom webhook", source="uptimerobot")
+    assert "⚠️ OPSROOM_PUBLIC_URL=http://localhost:8080 is reachable from this machine only" in (
+        local.response.content
+    )
+    assert "Webhook 1 (uptimerobot) is ready" in local.response.content
+    world.env.bot.public_url = "https://ops.example.org"
+    public = await world.carol.slash(world.general, "opsroom webhook", source="events", name="cron")
+    assert "⚠️" not in public.response.content
+    assert 'Webhook 2 "cron" (events) is ready' in public.response.content

@@ -37,7 +37,7 @@ from bot.core.services import IncidentRef, Services
 from tests.e2e.discord_double import Channel, DiscordDouble, InteractionRecord, Message, Role, User
 from tests.e2e.discord_double.permissions import channel_permissions
 
-# Permission bits, as DISCORD_NOTES.md lists them.
+# Permission bits (Discord's numbering; docs/design.md lists them).
 ADD_REACTIONS = 1 << 6
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
@@ -216,10 +216,19 @@ def bot_posts(double: DiscordDouble, channel: Any) -> list[Message]:
     return [m for m in double.messages_in(channel, types=(0, 19, 20)) if m.author.id == bot_id]
 
 
+DRAFT_NOTICE = "📄 Postmortem draft"
+
+
+def timeline_posts(double: DiscordDouble, thread: Channel) -> list[Message]:
+    """The bot's posts in the thread but the postmortem draft posted on close (it may come
+    before or after the last timeline lines)."""
+    return [m for m in bot_posts(double, thread) if not m.content.startswith(DRAFT_NOTICE)]
+
+
 def thread_seqs(double: DiscordDouble, thread: Channel) -> list[int]:
     """The entry numbers of the timeline lines in the thread, in posting order."""
     seqs = []
-    for message in bot_posts(double, thread):
+    for message in timeline_posts(double, thread):
         match = SEQ.match(message.content)
         assert match, f"not a timeline line: {message.content!r}"
         seqs.append(int(match.group(1)))
@@ -230,7 +239,7 @@ async def wait_for_entries(
     double: DiscordDouble, thread: Channel, count: int, within: float = 20.0
 ) -> None:
     await double.wait_until(
-        lambda: len(bot_posts(double, thread)) >= count,
+        lambda: len(timeline_posts(double, thread)) >= count,
         within,
         f"{count} timeline lines in the thread",
     )
@@ -240,7 +249,7 @@ def assert_thread_is_the_timeline(
     double: DiscordDouble, thread: Channel, entries: list[TimelineEntry]
 ) -> None:
     """Every stored entry appears in the thread exactly once, in timeline order."""
-    lines = [m.content for m in bot_posts(double, thread)]
+    lines = [m.content for m in timeline_posts(double, thread)]
     assert thread_seqs(double, thread) == [e.seq for e in entries], lines
     for line, entry in zip(lines, entries, strict=True):
         assert entry.text in line, (line, entry.text)

@@ -225,6 +225,7 @@ async def test_a_whole_incident_from_declare_to_close(
         assert (incident.status.value, incident.severity.value) == ("monitoring", "sev1")
         assert len(bot_posts(double, "general")) == 1  # only the declaration: nothing new
 
+        await crew.run(crew.carol, working, "incident resolve")  # else close asks first
         closed = await crew.run(crew.carol, working, "incident close")
         assert f"<#{working.id}> is now read-only" in reply_text(closed)
         entries = await database.entries(guild.id)
@@ -250,7 +251,7 @@ async def test_a_whole_incident_from_declare_to_close(
 
     # Every entry reached the thread once, in timeline order.
     kinds = [e.kind.value for e in entries]
-    assert kinds == ["declared", *["note"] * 20, "role", "update", "status", "status"]
+    assert kinds == ["declared", *["note"] * 20, "role", "update", "status", "status", "status"]
     assert_thread_is_the_timeline(double, thread, entries)
     # The cards were edited in place, never re-posted.
     assert bot_posts(double, operating) == [room_card]

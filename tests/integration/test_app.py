@@ -215,7 +215,7 @@ async def test_export_writes_the_postmortem_draft(tmp_path):
     draft = (tmp_path / "pm.md").read_text()
     assert draft.startswith("# #1 Mail queue stuck") and "## 4. Timeline" in draft
     missing = opsroom(tmp_path, "export", "--guild", "7", "--incident", "5")
-    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert (
         missing.stderr.strip().splitlines()[-1]
         == "opsroom: There is no incident #5 in this server."

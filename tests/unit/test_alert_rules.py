@@ -1,4 +1,4 @@
-"""Alert identity, dedupe, acknowledgement and escalation rules (PRODUCT.md §5)."""
+"""Alert identity, dedupe, acknowledgement and escalation rules."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
 
 
 def test_defaults_match_the_product_spec():
-    """With no environment and no .env, every setting has PRODUCT.md's default."""
+    """With no environment and no .env, every setting has its documented default."""
     settings = load_settings()
     assert settings.discord_token is None
     assert settings.database_url == "sqlite+aiosqlite:///./opsroom.db"

@@ -146,7 +146,7 @@ async def test_draft_matches_the_golden_file(scenario):
 
 
 async def test_sections_are_numbered_as_in_the_product_spec(scenario):
-    """One title, then the eleven numbered sections of PRODUCT.md §6 in order."""
+    """One title, then the eleven numbered sections of the draft in order."""
     page = on_github(render_markdown(scenario))
     assert [text for tag, text in page.headings if tag == "h1"] == ["#1 API returns 502s"]
     assert [text for tag, text in page.headings if tag == "h2"] == SECTIONS

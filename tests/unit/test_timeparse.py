@@ -388,7 +388,6 @@ def test_up_to_one_minute_ahead_is_tolerated() -> None:
         "2026-03-29 10:00 Europe/Berlin",
         "2026-03-29T10:00+2",
         "now please",
-        "1h30m",
         "-15m" * 20,
         "12:00\n<@123>",
     ],
@@ -459,3 +458,51 @@ def test_format_duration_rejects_non_finite(seconds: float) -> None:
     """NaN or infinite durations are a caller bug and raise ValueError."""
     with pytest.raises(ValueError):
         format_duration(seconds)
+
+
+@pytest.mark.parametrize(
+    ("text", "delta"),
+    [
+        ("5 min ago", timedelta(minutes=5)),
+        ("5 mins ago", timedelta(minutes=5)),
+        ("2 hours ago", timedelta(hours=2)),
+        ("1 hour 30 minutes ago", timedelta(hours=1, minutes=30)),
+        ("-15 minutes", timedelta(minutes=15)),
+        ("3 days ago", timedelta(days=3)),
+    ],
+)
+def test_spelled_out_units(text: str, delta: timedelta) -> None:
+    """Units may be words (min, mins, minutes, hour, hours, days), as people type them."""
+    assert parse_at(text, now=NOW, tz=NEW_YORK) == NOW - delta
+
+
+@pytest.mark.parametrize(
+    ("text", "hour", "minute"),
+    [("2:00pm", 14, 0), ("2pm", 14, 0), ("2:05 PM", 14, 5), ("11:30 a.m.", 11, 30), ("12am", 0, 0)],
+)
+def test_twelve_hour_clock(text: str, hour: int, minute: int) -> None:
+    """2pm / 2:05 pm / 12am mean that wall-clock time, today or else yesterday, like HH:MM."""
+    twenty_four = parse_at(f"{hour:02d}:{minute:02d}", now=NOW, tz=NEW_YORK)
+    assert parse_at(text, now=NOW, tz=NEW_YORK) == twenty_four
+
+
+@pytest.mark.parametrize("text", ["13pm", "0am", "2:61pm"])
+def test_impossible_twelve_hour_times(text: str) -> None:
+    assert "not a valid time of day" in rejects(text)
+
+
+@pytest.mark.parametrize("text", ["+5m", "in 5 min", "5 minutes from now"])
+def test_future_amounts_are_explained_as_in_the_future(text: str) -> None:
+    """A future amount is not "unreadable": it is in the future, and the past form is given."""
+    message = rejects(text)
+    assert "is in the future" in message and "ago" in message
+
+
+def test_an_amount_without_direction_says_how_to_write_it() -> None:
+    assert rejects("1h30m") == "Time '1h30m' needs a direction: write -1h30m or 1h30m ago."
+
+
+def test_a_future_clock_time_today_is_yesterday_and_a_future_date_is_refused() -> None:
+    """HH:MM never lands in the future (yesterday instead); a dated future time says so."""
+    assert parse_at("23:59", now=NOW, tz=NEW_YORK) <= NOW
+    assert "is in the future" in rejects("2099-01-01 10:00")

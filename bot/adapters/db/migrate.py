@@ -66,8 +66,17 @@ async def _with_connection(url: str, work: Callable[[Config, Connection], T]) ->
 
 async def upgrade_to_head(url: str) -> None:
     """Bring the database at `url` up to the newest schema (a no-op when it is there)."""
-    log.info("migrating database to %s", head_revision())
-    await _with_connection(url, lambda config, _: command.upgrade(config, "head"))
+    head = head_revision()
+
+    def upgrade(config: Config, connection: Connection) -> None:
+        current = MigrationContext.configure(connection).get_current_revision()
+        connection.rollback()  # end the read's transaction: alembic begins its own
+        if current == head:
+            return  # up to date: nothing to say
+        log.info("migrating database from %s to %s", current or "an empty schema", head)
+        command.upgrade(config, "head")
+
+    await _with_connection(url, upgrade)
 
 
 async def downgrade_to(url: str, revision: str = "base") -> None:

@@ -61,7 +61,7 @@ class AlertRelay:
         self,
         channels: Channels,
         notifier: DiscordNotifier,
-        alerts: AlertService,
+        alerts: AlertService | None,
         uow_factory: UnitOfWorkFactory,
         *,
         clock: Clock,
@@ -109,6 +109,7 @@ class AlertRelay:
         """Store that these alerts are about to be posted in one message in this channel, so
         that if its answer is lost (even to kill -9) the same post is sent again, not a new one.
         """
+        assert self.alerts is not None, "a relay built without services cannot post"
         await self.alerts.record_relay(alert_ids, channel_id, None)
 
     async def record(
@@ -116,6 +117,7 @@ class AlertRelay:
     ) -> None:
         """Store which message shows these alerts: from now on they are edited, not posted;
         the events the post finished (`delivered`) are done in the same write."""
+        assert self.alerts is not None, "a relay built without services cannot post"
         await self.alerts.record_relay(alert_ids, channel_id, message_id, delivered)
 
     async def complete(self, event_ids: Iterable[int], *, marked: Collection[int] = ()) -> None:

@@ -32,6 +32,10 @@ CHOICE_LIMIT = 25
 PING_NAMES = 5  # alerts a shared ping names before "and N more"
 _LEFT_OUT = re.compile(r"^(\d+) more")
 _URL = re.compile(r"^https?://[^\s<>\"]+$")
+# Sources' words for an alert's state; stale once it changes, so never shown as a detail.
+STATE_WORDS = frozenset(
+    {"down", "up", "firing", "resolved", "ok", "alerting", "normal", "trigger", "resolve"}
+)
 # What monitors call their levels, mapped to the severity a declare form starts with.
 _SEVERITY_WORDS = {
     Severity.SEV1: {"critical", "crit", "disaster", "emergency", "fatal", "page", "p1", "sev1"},
@@ -94,10 +98,29 @@ def jump_url(guild_id: int, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
 
 
+def _in_title(alert: Alert, text: str) -> bool:
+    """Whether the title already says `text` (so the card need not say it again)."""
+    said = " ".join(str(text).split()).casefold()
+    return bool(said) and said in " ".join(alert.title.split()).casefold()
+
+
 def card_content(alert: Alert) -> str:
-    """The one line above the card, which is also what a notification shows."""
-    text = f"{state_mark(alert)} **{state_word(alert)}** · {one_line(alert.monitor, 100)}: "
+    """The one line above the card, which is also what a notification shows: the state and
+    the title, with the monitor's name in front unless the title names it already."""
+    text = f"{state_mark(alert)} **{state_word(alert)}** · "
+    if alert.monitor and not _in_title(alert, alert.monitor):
+        text += f"{one_line(alert.monitor, 100)}: "
     return text + one_line(alert.title, 300)
+
+
+def shown_details(alert: Alert) -> dict[str, str]:
+    """The details worth a line: not one the title already says, and not the source's own
+    state word (UptimeRobot's "Type: Down"), which the State field shows as it is now."""
+    return {
+        key: value
+        for key, value in alert.details.items()
+        if not _in_title(alert, value) and " ".join(value.split()).casefold() not in STATE_WORDS
+    }
 
 
 def details_text(details: Mapping[str, str]) -> str | None:
@@ -111,7 +134,7 @@ def card(alert: Alert, incident_label: str | None = None) -> discord.Embed:
     embed = discord.Embed(
         title=one_line(alert.title, limits.EMBED_TITLE) or "(untitled alert)",
         url=safe_url(alert.link),
-        description=details_text(alert.details),
+        description=details_text(shown_details(alert)),
         colour=colour(alert),
     )
     embed.add_field(name="State", value=state_text(alert), inline=False)

@@ -14,4 +14,19 @@ SUPPORT_ROLES = [
     if r is not IncidentRole.COMMANDER
 ]
 ACTION_KINDS = [app_commands.Choice(name=k.value, value=k.value) for k in ActionKind]
-POSTMORTEM_SECTIONS = [app_commands.Choice(name=s.value, value=s.value) for s in PostmortemSection]
+# As the draft's headings name them (bot/postmortem/default.md.j2), not the stored keys.
+SECTION_TITLES = {
+    PostmortemSection.SUMMARY: "Summary",
+    PostmortemSection.IMPACT: "Impact",
+    PostmortemSection.ROOT_CAUSE: "Root cause",
+    PostmortemSection.TRIGGER: "Trigger",
+    PostmortemSection.RESOLUTION: "Resolution",
+    PostmortemSection.WENT_WELL: "What went well",
+    PostmortemSection.WENT_POORLY: "What went poorly",
+    PostmortemSection.LUCKY: "Where we got lucky",
+    PostmortemSection.SUPPORTING: "Supporting information",
+}
+POSTMORTEM_SECTIONS = [
+    app_commands.Choice(name=SECTION_TITLES.get(s, s.value), value=s.value)
+    for s in PostmortemSection
+]

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.adapters.discord import permissions
 from bot.adapters.discord.alert_buttons import DYNAMIC_ITEMS
 from bot.adapters.discord.alert_relay import AlertRelay
 from bot.adapters.discord.notifier import DiscordNotifier
@@ -106,7 +107,10 @@ class OpsroomBot(commands.Bot):
     ) -> None:
         if metrics is not None:
             options.setdefault("http_trace", discord_trace(metrics))
-        intents = discord.Intents.none()
+        # Opsroom never joins voice: without these discord.py warns of PyNaCl and davey.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
+        intents = discord.Intents.none()  # none privileged: nothing to enable in the portal
         intents.guilds = True  # channels, roles and threads in cache; no message content
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -129,7 +133,7 @@ class OpsroomBot(commands.Bot):
         self.alert_relay = AlertRelay(
             self,
             self.notifier,
-            services.alerts,
+            services.alerts if services is not None else None,  # None: only reading commands
             uow_factory,
             clock=clock or SystemClock(),
             metrics=metrics,
@@ -153,6 +157,15 @@ class OpsroomBot(commands.Bot):
                 where = f"guild {self.dev_guild_id}" if self.dev_guild_id else "global commands"
                 hint = " (is the bot in OPSROOM_DEV_GUILD_ID?)" if self.dev_guild_id else ""
                 log.error("slash-command sync to %s failed: %s%s", where, exc, hint)
+
+    async def on_ready(self) -> None:
+        """Say which bot is connected and where; in no server yet, how to invite it."""
+        user, count = self.user, len(self.guilds)
+        assert user is not None
+        servers = "1 server" if count == 1 else f"{count} servers"
+        log.info("logged in as %s (%s) in %s", user, user.id, servers)
+        if count == 0 and self.application_id:
+            log.info("invite me to a server: %s", permissions.invite_url(self.application_id))
 
     async def close(self) -> None:
         """Stop relaying first, so nothing is half-sent while the connection goes away."""
@@ -203,7 +216,7 @@ def discord_trace(metrics: Metrics) -> aiohttp.TraceConfig:
             and params.method in ("POST", "PATCH")
             and _MESSAGE_PATH.search(params.url.path)
         ):
-            metrics.discord_message_sent()
+            metrics.discord_message_sent(edit=params.method == "PATCH")
 
     trace.on_request_end.append(on_request_end)
     return trace

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import discord
 
+from bot.adapters.discord import permissions
 from bot.core.model import GuildConfig
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ ALERTS_NAME = "alerts"
 ROOM_NAME = "operating-room"
 REASON = "Opsroom setup"
 
-# What nobody but the bot may do in the operating room (DISCORD_NOTES.md).
+# What nobody but the bot may do in the operating room (Discord's permission bits: docs/design.md).
 ROOM_DENIED = discord.Permissions(
     send_messages=True,
     add_reactions=True,
@@ -133,7 +134,8 @@ def _pairs(overwrites: dict) -> dict[int, tuple[int, int]]:
 
 
 def problems(guild: discord.Guild, config: GuildConfig | None) -> list[str]:
-    """What `/opsroom status` reports beyond unset values: deleted channels, a writable room."""
+    """What `/opsroom status` reports beyond unset values: deleted channels, a writable room,
+    every missing permission and unmentionable role."""
     if config is None:
         return []
     found: list[str] = []
@@ -153,13 +155,4 @@ def problems(guild: discord.Guild, config: GuildConfig | None) -> list[str]:
         everyone = room.permissions_for(guild.default_role)
         if everyone.send_messages or everyone.send_messages_in_threads or everyone.add_reactions:
             found.append("the operating room is not read-only for @everyone: run /opsroom setup")
-        mine = room.permissions_for(guild.me)
-        if not (mine.send_messages and mine.embed_links and mine.create_public_threads):
-            found.append("I cannot post cards or open threads in the operating room")
-    category = guild.get_channel(config.incident_category_id or 0)
-    if (
-        isinstance(category, discord.CategoryChannel)
-        and not category.permissions_for(guild.me).manage_channels
-    ):
-        found.append("I need Manage Channels in the incident category")
-    return found
+    return found + permissions.report(guild, config)

@@ -51,6 +51,11 @@ SUPPORT_ROLES = [r for r in IncidentRole if r is not IncidentRole.COMMANDER]
 _SLUG_JUNK = re.compile(r"[^\w]+")
 
 
+def count(number: int, plural: str) -> str:
+    """`1 open incident`, `2 open incidents`: the noun phrase's last word agrees."""
+    return f"{number} {plural.removesuffix('s') if number == 1 else plural}"
+
+
 def ts(moment: datetime, style: str = "f") -> str:
     """Discord timestamp markup, so every reader sees the moment in their own timezone."""
     return f"<t:{int(moment.timestamp())}:{style}>"
@@ -208,7 +213,7 @@ def incident_list(incidents: Sequence[Incident], what: str = "open incidents") -
     """`/incident list`: one line per incident, split over messages as needed."""
     if not incidents:
         return [f"No {what}."]
-    header = f"**{len(incidents)} {what}**"
+    header = f"**{count(len(incidents), what)}**"
     return limits.pack_lines((incident_line(i) for i in incidents), header=header)
 
 

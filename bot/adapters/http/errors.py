@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 
 from aiohttp import web
@@ -55,6 +56,7 @@ def error_middleware(metrics: Metrics | None = None) -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        began = time.perf_counter()
         try:
             response = await handler(request)
         except HttpError as exc:
@@ -82,7 +84,11 @@ def error_middleware(metrics: Metrics | None = None) -> Middleware:
             response = json_error(503, UNAVAILABLE)
         if metrics is not None and request.path.startswith("/hooks/"):
             source = request.match_info.get("source")
-            metrics.webhook_request(source if source in _SOURCES else "unknown", response.status)
+            metrics.webhook_request(
+                source if source in _SOURCES else "unknown",
+                response.status,
+                time.perf_counter() - began,
+            )
         return response
 
     return middleware

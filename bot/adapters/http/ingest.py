@@ -227,6 +227,7 @@ class IngestWriter:
             )
             for (source, outcome), count in counts.items():
                 self._metrics.alert_received(source, outcome, count)
+        _log_batch(batch, results)
         if self._on_commit is not None and stored:
             try:
                 self._on_commit(stored)
@@ -258,3 +259,16 @@ def _log_failure(exc: Exception) -> None:
         log.warning("webhook request not stored: %s", exc)
     else:
         log.error("webhook request could not be stored", exc_info=exc)
+
+
+def _log_batch(batch: list[_Pending], results: list[list[Ingested]]) -> None:
+    """One INFO line per guild and source of a stored batch: what it did to which alerts."""
+    outcomes: dict[tuple[int, str], Counter[str]] = {}
+    for pending, result in zip(batch, results, strict=True):
+        key = (pending.webhook.guild_id, pending.webhook.source.value)
+        outcomes.setdefault(key, Counter()).update(r.outcome.value for r in result)
+    for (guild, source), counted in outcomes.items():
+        if not counted:
+            continue
+        said = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counted.items()))
+        log.info("stored %s alerts: %s", source, said, extra={"guild": guild})

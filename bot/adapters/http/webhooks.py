@@ -25,7 +25,7 @@ from bot.core.errors import NotFoundError
 from bot.core.webhooks import Webhook
 
 MAX_BODY = 16 * 1024 * 1024
-"""Largest accepted body (PRODUCT.md §5); a 500-alert Alertmanager group is about 131 KB."""
+"""Largest accepted body (16 MiB); a 500-alert Alertmanager group is about 131 KB."""
 
 NOT_FOUND = "unknown or revoked webhook"
 METHODS: dict[AlertSource, frozenset[str]] = {

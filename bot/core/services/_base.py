@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from bot.core.permissions import ensure_can_change
 from bot.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 MAX_TEXT = 4000
+log = logging.getLogger("bot.incidents")
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,13 @@ class Edit:
     config: GuildConfig
     now: datetime
 
+    said: list[str] = field(default_factory=list)
+
     async def record(
         self, kind: EntryKind, text: str, author: Person | None, **extra: Any
     ) -> TimelineEntry:
         """A timeline entry for something that happens now, as part of this change."""
+        self.said.append(text)
         return await record(
             self.uow,
             self.incident,
@@ -121,6 +126,18 @@ async def incident_changed(uow: UnitOfWork, incident: Incident) -> None:
     await uow.outbox.add(Event(Topic.INCIDENT_CHANGED, incident.guild_id, incident.id))
 
 
+def log_change(incident: Incident, actor: Person, said: list[str]) -> None:
+    """One INFO line per committed incident change, with guild and incident as fields."""
+    what = "; ".join(" ".join(text.split())[:200] for text in said) or "changed"
+    log.info(
+        "%s by %s: %s",
+        incident.label,
+        actor.name,
+        what,
+        extra={"guild": incident.guild_id, "incident": incident.number},
+    )
+
+
 class Service:
     """A use-case group over units of work and a clock."""
 
@@ -150,3 +167,4 @@ class Service:
             if save:
                 await incident_changed(uow, incident)
             await uow.commit()
+        log_change(incident, actor.person, edit.said)

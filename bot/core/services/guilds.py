@@ -6,6 +6,7 @@ from dataclasses import fields
 
 from bot.core.alerts import AlertSource
 from bot.core.errors import NotFoundError, ValidationError
+from bot.core.events import Event, Topic
 from bot.core.model import GuildConfig, Member, zone
 from bot.core.permissions import ensure_can_configure
 from bot.core.services._base import Service
@@ -36,10 +37,15 @@ class GuildService(Service):
                 raise ValidationError(f"{name.replace('_', ' ')} must be between 1 and 1440.")
         async with self._uow_factory() as uow:
             config = await uow.guilds.get(guild_id) or GuildConfig(guild_id)
+            had_alerts_channel = config.alerts_channel_id is not None
             for name, value in changes.items():
                 if value is not None:
                     setattr(config, name, value)
             await uow.guilds.save(config)
+            if config.alerts_channel_id is not None and not had_alerts_channel:
+                # Alerts that arrived before setup were stored, not shown: show them now.
+                for alert_id in await uow.alerts.unshown(guild_id):
+                    await uow.outbox.add(Event(Topic.ALERT_CHANGED, guild_id, alert_id))
             await uow.commit()
             return config
 

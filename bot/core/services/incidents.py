@@ -26,6 +26,7 @@ from bot.core.services._base import (
     clean_text,
     find_incident,
     incident_changed,
+    log_change,
     record,
 )
 from bot.core.services.alerts import attach_alert
@@ -101,7 +102,8 @@ class IncidentService(Service):
             await reminders.plan_update_nudge(uow, incident, config, now, now)
             await incident_changed(uow, incident)
             await uow.commit()
-            return incident
+        log_change(incident, actor.person, [text])
+        return incident
 
     async def set_commander(
         self, guild_id: int, actor: Member, ref: IncidentRef, person: Person

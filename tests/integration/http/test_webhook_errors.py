@@ -1,4 +1,4 @@
-"""Every error answer of PRODUCT.md §5: 400, 401/404, 405, 413, 415, 429 and 503 — never 500."""
+"""Every error answer of the webhook server: 400, 401/404, 405, 413, 415, 429, 503, never 500."""
 
 from __future__ import annotations
 

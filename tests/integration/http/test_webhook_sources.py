@@ -1,4 +1,4 @@
-"""Every source and delivery form, from the real payloads in ../shared/fixtures to stored alerts."""
+"""Every source and delivery form, from the real payloads in tests/fixtures to stored alerts."""
 
 from __future__ import annotations
 

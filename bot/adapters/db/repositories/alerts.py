@@ -350,6 +350,15 @@ class SqlAlertRepository(SqlRepository):
         )
         return [alert_from_row(row) for row in (await self._execute(query)).mappings()]
 
+    async def unshown(self, guild_id: int) -> list[int]:
+        """Ids of the guild's alerts never posted (no channel recorded), by id."""
+        query = (
+            select(alerts.c.id)
+            .where((alerts.c.guild_id == guild_id) & alerts.c.relay_channel_id.is_(None))
+            .order_by(alerts.c.id)
+        )
+        return list((await self._execute(query)).scalars())
+
     async def set_relay(
         self, alert_ids: Collection[int], channel_id: int, message_id: int | None
     ) -> None:
