@@ -284,7 +284,6 @@ class GuildQueue:
         finally:
             if used:
                 budget.spend()
-                self.relay.everywhere.spend()
         self._bugs = 0
         await self.finish(queue, done)
 

@@ -219,12 +219,15 @@ class AlertRelay:
                 await asyncio.wait_for(held.wait(), HOLD_SECONDS)
 
     async def turn(self) -> None:
-        """Wait until a request fits the relay's share of Discord's global limit."""
+        """Wait until a request fits the relay's share of Discord's global limit, and count
+        it at once: guilds' requests are in flight together, and Discord counts a request
+        when it arrives, not when its answer is back."""
         for _ in range(100):  # others may take the freed room first; then wait again
             wait = self.everywhere.wait()
             if wait == 0:
-                return
+                break
             await asyncio.sleep(wait)
+        self.everywhere.spend()
 
     def mark_digest(self, message_id: int) -> None:
         """Note that a digest was just posted or edited (see `digest_wait`)."""

@@ -107,7 +107,7 @@ class WebhookService(Service):
 
     async def authenticate(self, token: str, source: AlertSource | None = None) -> Webhook:
         """The active webhook behind a token (for `source`, if given); one error for all misses."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             webhook = await uow.webhooks.by_hash(hash_token(token))
         if (
             webhook is None

@@ -89,7 +89,7 @@ class TimelineService(Service):
         self, guild_id: int, ref: IncidentRef, last: int | None = None
     ) -> list[TimelineEntry]:
         """The timeline in event order; anyone may read it."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             incident = await find_incident(uow, guild_id, ref)
             assert incident.id is not None
             return await uow.timeline.list(incident.id, last=last)
