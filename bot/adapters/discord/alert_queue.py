@@ -262,10 +262,12 @@ class GuildQueue:
         done: dict[int, list[int]],
         action: Callable[[], Awaitable[bool]],
         what: str,
+        *,
+        urgent: bool = True,
     ) -> None:
         """Run one Discord action and settle its events; transient failures retry later."""
         used = True
-        await self.relay.turn()
+        await self.relay.turn(urgent=urgent)
         try:
             used = await action()
         except Exception as exc:
@@ -476,5 +478,6 @@ class GuildQueue:
             self.relay.remember(message_id, shown)
             return True
 
-        await self.act(budget, self.changed, done, edit, f"edit of message {message_id}")
+        what = f"edit of message {message_id}"
+        await self.act(budget, self.changed, done, edit, what, urgent=False)
         return 0.0

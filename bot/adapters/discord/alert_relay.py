@@ -43,6 +43,7 @@ SHOWN_LIMIT = 10_000
 HOLD_SECONDS = 3.0  # an interaction must be answered within 3 s anyway
 # Discord allows 50 requests per second per bot; the relay keeps room for everything else.
 RELAY_PER_SECOND = 35
+EDIT_RESERVE = 10  # of those, kept for posts and pings
 DIGEST_EDIT_SECONDS = 2.0  # a digest is edited at most this often (each edit lists them all)
 
 
@@ -218,12 +219,14 @@ class AlertRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(held.wait(), HOLD_SECONDS)
 
-    async def turn(self) -> None:
+    async def turn(self, *, urgent: bool = True) -> None:
         """Wait until a request fits the relay's share of Discord's global limit, and count
         it at once: guilds' requests are in flight together, and Discord counts a request
-        when it arrives, not when its answer is back."""
+        when it arrives, not when its answer is back. Edits (not `urgent`) leave room for
+        posts: a guild's new alert never waits behind other guilds' digest edits."""
+        room = 1 if urgent else 1 + EDIT_RESERVE
         for _ in range(100):  # others may take the freed room first; then wait again
-            wait = self.everywhere.wait()
+            wait = self.everywhere.wait(room)
             if wait == 0:
                 break
             await asyncio.sleep(wait)
