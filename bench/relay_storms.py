@@ -33,6 +33,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -50,9 +52,8 @@ import aiohttp  # noqa: E402
 from _common import median, print_machine, rss_kib, table  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from bot.adapters.db import SqlUnitOfWork, create_engine, session_factory  # noqa: E402
 from bot.adapters.db.tables import alerts as alerts_table  # noqa: E402
-from bot.core.alerts import AlertSource  # noqa: E402
-from bot.core.model import GuildConfig  # noqa: E402
 from tests.e2e.discord_double import MESSAGE_ROUTE, DiscordDouble  # noqa: E402
 from tests.e2e.opsroom import OpsroomDatabase, OpsroomProcess, bot_posts  # noqa: E402
 from tests.e2e.storm import group, message_states, resolved  # noqa: E402
@@ -103,21 +104,14 @@ async def opsroom(args: argparse.Namespace, code: Path | None, guilds: int, **co
             world.add_guild(f"guild {n}", double.alice) for n in range(1, guilds)
         ]
         channels = {g.id: world.add_channel(g, "alerts") for g in found}
-        database = await OpsroomDatabase(url).open()
-        if args.database:
-            await database.empty()
-        assert database.services is not None
-        tokens = {}
-        async with database.uow_factory() as uow:
-            for guild in found:
-                await uow.guilds.save(
-                    GuildConfig(guild.id, alerts_channel_id=channels[guild.id].id, **config)
-                )
-            await uow.commit()
-        for guild in found:
-            _, tokens[guild.id] = await database.services.webhooks.create(
-                guild.id, AlertSource.ALERTMANAGER, "prometheus", None
-            )
+        guild_channels = {g.id: channels[g.id].id for g in found}
+        database = OpsroomDatabase(url)
+        tokens = await prepare(
+            database.url, code, guild_channels, config, fresh=bool(args.database)
+        )
+        database.engine = create_engine(database.url)
+        sessions = session_factory(database.engine)
+        database.uow_factory = lambda: SqlUnitOfWork(sessions)
         process = OpsroomProcess(double, workdir, url)
         if code is not None:
             process.env["PYTHONPATH"] = str(code)
@@ -140,6 +134,66 @@ async def opsroom(args: argparse.Namespace, code: Path | None, guilds: int, **co
             if "Traceback" in process.stderr:
                 print("opsroom logged a traceback:\n" + process.stderr[-2000:], file=sys.stderr)
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+PREPARE = """
+import asyncio, json, sys
+from sqlalchemy import text
+from bot.adapters.db import SqlUnitOfWork, create_engine, session_factory, upgrade_to_head
+from bot.core.alerts import AlertSource
+from bot.core.clock import SystemClock
+from bot.core.model import GuildConfig
+from bot.core.services import Services
+
+async def main(url, fresh, guilds, config):
+    if fresh:  # a PostgreSQL database of its own: start from an empty schema
+        engine = create_engine(url)
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+    await upgrade_to_head(url)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    services = Services.build(lambda: SqlUnitOfWork(sessions), SystemClock())
+    async with SqlUnitOfWork(sessions) as uow:
+        for guild_id, channel_id in guilds.items():
+            saved = GuildConfig(int(guild_id), alerts_channel_id=channel_id, **config)
+            await uow.guilds.save(saved)
+        await uow.commit()
+    tokens = {}
+    for guild_id in guilds:
+        _, tokens[guild_id] = await services.webhooks.create(
+            int(guild_id), AlertSource.ALERTMANAGER, "prometheus", None
+        )
+    await engine.dispose()
+    print(json.dumps(tokens))
+
+asyncio.run(main(*json.loads(sys.argv[1])))
+"""
+
+
+async def prepare(
+    url: str, code: Path | None, guilds: dict[int, int], config: dict[str, Any], *, fresh: bool
+) -> dict[int, str]:
+    """Migrate the database and set the guilds up with the code that will run on it (the
+    baseline's schema is older), returning each guild's webhook token."""
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    argument = json.dumps([url, fresh, {str(k): v for k, v in guilds.items()}, config])
+    done = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        PREPARE,
+        argument,
+        cwd=str(code or REPO),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await done.communicate()
+    assert done.returncode == 0, "setting the database up failed"
+    return {int(k): v for k, v in json.loads(out).items()}
 
 
 async def watch(setup: Setup, stop: asyncio.Event) -> None:

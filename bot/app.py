@@ -25,21 +25,25 @@ from bot.adapters.db import (
     SqlUnitOfWork,
     check_connection,
     create_engine,
+    head_revision,
     session_factory,
     upgrade_to_head,
 )
 from bot.adapters.db.errors import storage_errors
 from bot.adapters.db.gauges import open_counts
+from bot.adapters.db.readiness import DatabaseReadiness
 from bot.adapters.discord import OpsroomBot, create_bot, point_at
 from bot.adapters.discord import sync_commands as discord_sync
 from bot.adapters.http.health import ReadinessCheck
 from bot.adapters.http.server import build_web_app
 from bot.adapters.metrics import Metrics
 from bot.adapters.scheduling import OpsroomScheduler
+from bot.adapters.tls import TlsProbe
 from bot.config import ConfigError, Settings
 from bot.core.alerts import AlertSource
 from bot.core.clock import SystemClock
 from bot.core.errors import StorageUnavailableError
+from bot.core.heartbeats import schedule_option
 from bot.core.ports import UnitOfWorkFactory
 from bot.core.services import Services
 
@@ -77,9 +81,13 @@ class Runtime:
     services: Services
     commits: CommitSignal
     metrics: Metrics
+    readiness: DatabaseReadiness | None = None  # set once migrated and connected
 
     async def database_problem(self) -> str | None:
-        """None when the database answers, else why not (for /readyz)."""
+        """None when the database answers with Opsroom's schema (and, on SQLite, is still
+        the file that was opened), else why not (for /readyz)."""
+        if self.readiness is not None:
+            return await self.readiness.problem()
         try:
             await check_connection(self.engine)
         except StorageUnavailableError as exc:
@@ -147,10 +155,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         def uow_factory() -> SqlUnitOfWork:
             return SqlUnitOfWork(sessions, on_commit=commits)
 
-        services = Services.build(uow_factory, SystemClock())
+        probe = TlsProbe(allow_private=settings.watch_allow_private)
+        services = Services.build(uow_factory, SystemClock(), probe=probe)
         metrics = Metrics()
         metrics.count_with(lambda: open_counts(engine))
-        yield Runtime(settings, engine, uow_factory, services, commits, metrics)
+        runtime = Runtime(settings, engine, uow_factory, services, commits, metrics)
+        runtime.readiness = DatabaseReadiness(engine, head_revision())
+        yield runtime
     finally:
         await engine.dispose()
 
@@ -161,11 +172,25 @@ async def create_webhook(
     source: str,
     name: str | None,
     signing_secret: str | None = None,
+    every: str | None = None,
+    grace: str | None = None,
+    *,
+    signature_header: str | None = None,
+    timestamp_header: str | None = None,
 ) -> str:
-    """Make a webhook token for a guild and return its URL (the only time it is shown)."""
+    """Make a webhook token for a guild and return its URL (the only time it is shown);
+    `every` and `grace` make a heartbeat's schedule."""
+    schedule = schedule_option(every, grace)
     async with open_runtime(settings) as runtime:
         webhook, token = await runtime.services.webhooks.create(
-            guild_id, AlertSource(source), name, actor=None, signing_secret=signing_secret
+            guild_id,
+            AlertSource(source),
+            name,
+            actor=None,
+            signing_secret=signing_secret,
+            heartbeat=schedule,
+            signature_header=signature_header,
+            timestamp_header=timestamp_header,
         )
     log.info("created webhook %s (%s) for guild %s", webhook.id, source, guild_id)
     return f"{settings.public_url}/hooks/{source}/{token}"
@@ -199,6 +224,14 @@ async def export_postmortem(settings: Settings, guild_id: int, number: int) -> s
         return await export_markdown(runtime.services, guild_id, number)
 
 
+async def export_picture(settings: Settings, guild_id: int, number: int) -> bytes:
+    """The incident's picture (PNG): status phases, milestones, alerts and pages."""
+    from bot.postmortem.export import export_picture as picture
+
+    async with open_runtime(settings) as runtime:
+        return await picture(runtime.services, guild_id, number)
+
+
 async def _start_http(runtime: Runtime, bot: OpsroomBot | None, role: str) -> web.AppRunner:
     """Bind the HTTP server, turning a busy or forbidden port into a ConfigError."""
     checks: dict[str, ReadinessCheck] = {"database": runtime.database_problem}
@@ -210,6 +243,7 @@ async def _start_http(runtime: Runtime, bot: OpsroomBot | None, role: str) -> we
         metrics=runtime.metrics,
         readiness_checks=checks,
         accept_webhooks=role != "bot",
+        storage_guard=runtime.readiness.file_problem if runtime.readiness else None,
     )
     runner = web.AppRunner(app, access_log=None)  # no access log: webhook URLs carry tokens
     await runner.setup()
@@ -257,6 +291,7 @@ async def run(settings: Settings, role: str = "all", *, stop: asyncio.Event | No
         runner = await _start_http(runtime, bot, role)
         try:
             if scheduler is not None:
+                await _restart_heartbeats(runtime.services)  # before any deadline fires
                 await scheduler.start()
             log.info("opsroom running (role %s); stop with Ctrl-C or SIGTERM", role)
             await _until_stopped(stop, bot, token)
@@ -267,6 +302,15 @@ async def run(settings: Settings, role: str = "all", *, stop: asyncio.Event | No
             if bot is not None:
                 await bot.close()
             await runner.cleanup()
+
+
+async def _restart_heartbeats(services: Services) -> None:
+    """Give heartbeats due while Opsroom was down their grace; a database hiccup here only
+    means they fire without it (the sweeps retry on their own)."""
+    try:
+        await services.heartbeats.restart()
+    except StorageUnavailableError as exc:
+        log.warning("could not give missed heartbeats their grace at start (%s)", exc)
 
 
 async def _until_stopped(stop: asyncio.Event, bot: OpsroomBot | None, token: str | None) -> None:

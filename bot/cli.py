@@ -26,7 +26,7 @@ from bot.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("uptimerobot", "alertmanager", "grafana", "events")
+SOURCES = ("uptimerobot", "alertmanager", "grafana", "events", "uptimekuma", "heartbeat")
 ROLES = ("all", "web", "bot")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_USER = EXIT_CONFIG  # every user error (usage, setting, refusal) exits 2; 1 is a bug
@@ -90,8 +90,18 @@ def _cmd_webhook_create(args: argparse.Namespace) -> int:
     settings = _prepare(for_run=False)
     from bot import app
 
+    schedule = {"every": args.every, "grace": args.grace} if args.every or args.grace else {}
     url = asyncio.run(
-        app.create_webhook(settings, args.guild, args.source, args.name, args.signing_secret)
+        app.create_webhook(
+            settings,
+            args.guild,
+            args.source,
+            args.name,
+            args.signing_secret,
+            signature_header=args.signature_header,
+            timestamp_header=args.timestamp_header,
+            **schedule,
+        )
     )
     print(url)
     print(
@@ -103,12 +113,28 @@ def _cmd_webhook_create(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write_picture(settings: Settings, args: argparse.Namespace) -> int:
+    """`opsroom export --png FILE`: the incident's picture beside the Markdown."""
+    from bot import app
+
+    png = asyncio.run(app.export_picture(settings, args.guild, args.incident))
+    try:
+        Path(args.png).write_bytes(png)
+    except OSError as exc:
+        print(f"opsroom: cannot write {args.png}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER
+    print(f"opsroom: wrote {args.png}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     """`opsroom export`: write an incident's postmortem draft as Markdown."""
     settings = _prepare(for_run=False)
     from bot import app
 
     text = asyncio.run(app.export_postmortem(settings, args.guild, args.incident))
+    if args.png is not None and (code := _write_picture(settings, args)) != EXIT_OK:
+        return code
     if not text.endswith("\n"):
         text += "\n"
     if args.output in (None, "-"):
@@ -200,12 +226,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECRET",
         help="grafana only: the contact point's HMAC secret; unsigned requests are refused",
     )
+    create.add_argument(
+        "--every", metavar="DURATION", help="heartbeat only: how often pings come, e.g. 5m"
+    )
+    create.add_argument(
+        "--grace", metavar="DURATION", help="heartbeat only: extra wait before alerting (1m)"
+    )
+    for flag, default in (("signature", "X-Grafana-Alerting-Signature"), ("timestamp", "none")):
+        create.add_argument(
+            f"--{flag}-header",
+            metavar="H",
+            help=f"grafana only: the contact point's {flag} header name (default: {default})",
+        )
     create.set_defaults(handler=_cmd_webhook_create)
 
     export = commands.add_parser("export", help="print an incident's postmortem draft (Markdown)")
     export.add_argument("--guild", type=_discord_id, required=True, metavar="ID")
     export.add_argument("--incident", type=_incident_number, required=True, metavar="N")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    export.add_argument("--png", metavar="FILE", help="also write the incident's picture (PNG)")
     export.set_defaults(handler=_cmd_export)
 
     check = commands.add_parser("check-config", help="validate settings, say what is missing")

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = None
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
+    # Off, so a guild admin's `/watch cert` cannot probe the host's own network.
+    watch_allow_private: bool = False
 
     @field_validator("discord_token", mode="before")
     @classmethod
@@ -350,4 +352,6 @@ def describe_settings(settings: Settings) -> list[str]:
         f"discord API:   {settings.discord_api_base or 'Discord'}, gateway: "
         f"{settings.discord_gateway_url or 'Discord'}",
         f"logging:       {settings.log_level}, {settings.log_format}",
+        f"/watch cert:   {'may' if settings.watch_allow_private else 'may not'} check "
+        "loopback and private addresses",
     ]

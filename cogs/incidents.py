@@ -23,6 +23,8 @@ from bot.adapters.discord.interactions import (
     send,
     services,
 )
+from bot.core import milestones
+from bot.core.milestones import MilestoneName
 from bot.core.model import OPEN_STATUSES, Incident, IncidentRole, Severity, Status
 from bot.core.permissions import ensure_can_change
 from bot.core.services import IncidentRef
@@ -259,6 +261,34 @@ class IncidentCog(commands.GroupCog, group_name="incident", group_description="R
         else:
             text = f"🔄 **{changed.label}** is now {changed.status.value}."
         await send(interaction, text, ephemeral=quiet)
+
+    @app_commands.command(name="milestone")
+    @app_commands.describe(
+        name="Which milestone",
+        at="When it really was: 14:05, 2:05pm, -15m, 15 min ago, 2026-03-01 14:05, ISO 8601",
+        incident=INCIDENT,
+    )
+    @app_commands.choices(name=choices.MILESTONES)
+    @app_commands.autocomplete(incident=open_incident_choices)
+    async def milestone(
+        self,
+        interaction: discord.Interaction,
+        name: Choice[str],
+        at: app_commands.Range[str, 1, 64],
+        incident: int | None = None,
+    ) -> None:
+        """Set or correct a milestone (started, detected, acknowledged, mitigated, resolved)."""
+        which = MilestoneName(name.value)
+        changed = await services(interaction).incidents.set_milestone(
+            guild_id(interaction), member(interaction), ref(interaction, incident), which, at
+        )
+        when = milestones.get(changed, which)
+        assert when is not None
+        await announce(
+            interaction,
+            f"📍 {which.label} of **{changed.label}** is now {rendering.ts(when)}; "
+            "it stays as set.",
+        )
 
     @app_commands.command(name="show")
     @app_commands.describe(incident=INCIDENT)

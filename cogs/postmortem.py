@@ -16,7 +16,7 @@ from bot.adapters.discord.interactions import (
     send,
     services,
 )
-from bot.adapters.discord.postmortem import draft_file, draft_message
+from bot.adapters.discord.postmortem import attachments, draft_file, draft_message, draw_picture
 from bot.core.model import Incident, PostmortemSection
 from bot.core.services import IncidentRef, Services
 from bot.postmortem.export import export_markdown
@@ -24,10 +24,13 @@ from bot.postmortem.export import export_markdown
 INCIDENT = "Incident number (default: the incident of this channel or thread)"
 
 
-async def current_draft(svc: Services, gid: int, which: IncidentRef) -> tuple[Incident, str]:
-    """The incident `which` names and its draft rendered now (anyone may read both)."""
+async def current_draft(
+    svc: Services, gid: int, which: IncidentRef
+) -> tuple[Incident, str, bytes | None]:
+    """The incident `which` names, its draft and its picture as they are now (anyone may)."""
     incident = await svc.incidents.get(gid, which)
-    return incident, await export_markdown(svc, gid, incident.number)
+    markdown = await export_markdown(svc, gid, incident.number)
+    return incident, markdown, await draw_picture(svc, incident)
 
 
 @app_commands.guild_only()
@@ -69,22 +72,23 @@ class PostmortemCog(
     @app_commands.describe(incident=INCIDENT)
     @app_commands.autocomplete(incident=open_incident_choices)
     async def show(self, interaction: discord.Interaction, incident: int | None = None) -> None:
-        """Attach the current postmortem draft as a Markdown file, privately."""
-        found, markdown = await quick(
+        """Attach the current postmortem draft (Markdown) and its picture (PNG), privately."""
+        found, markdown, png = await quick(
             interaction,
             current_draft(services(interaction), guild_id(interaction), ref(interaction, incident)),
             ephemeral=True,
         )
         draft = draft_file(markdown, found)
         text = draft_message(found, draft, closed=False)
+        files = attachments(draft, png, found)
         none = discord.AllowedMentions.none()
         if interaction.response.is_done():  # deferred: rendering a long timeline was slow
             await interaction.followup.send(
-                text, file=draft.file(), ephemeral=True, allowed_mentions=none
+                text, files=files, ephemeral=True, allowed_mentions=none
             )
         else:
             await interaction.response.send_message(
-                text, file=draft.file(), ephemeral=True, allowed_mentions=none
+                text, files=files, ephemeral=True, allowed_mentions=none
             )
 
 

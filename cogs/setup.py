@@ -21,10 +21,12 @@ from bot.adapters.discord.interactions import (
     services,
 )
 from bot.config import public_url_warnings
-from bot.core.alerts import AlertSource
+from bot.core.alerts import WEBHOOK_SOURCES, AlertSource
+from bot.core.heartbeats import Heartbeat, schedule_option, schedule_text
 from bot.core.webhooks import Webhook
+from bot.monitor_guides import guide_for
 
-SOURCES = [app_commands.Choice(name=s.value, value=s.value) for s in AlertSource]
+SOURCES = [app_commands.Choice(name=s.value, value=s.value) for s in WEBHOOK_SOURCES]
 
 
 @functools.cache
@@ -124,6 +126,8 @@ class OpsroomCog(commands.GroupCog, group_name="opsroom", group_description="Set
     @app_commands.describe(
         source="The monitor that will call it",
         name="A name to tell webhooks apart (default: source)",
+        every="heartbeat only: how often pings come, e.g. 5m",
+        grace="heartbeat only: extra wait before a missed ping alerts (default 1m)",
     )
     @app_commands.choices(source=SOURCES)
     async def webhook(
@@ -131,10 +135,17 @@ class OpsroomCog(commands.GroupCog, group_name="opsroom", group_description="Set
         interaction: discord.Interaction,
         source: app_commands.Choice[str],
         name: app_commands.Range[str, 1, 100] | None = None,
+        every: app_commands.Range[str, 1, 20] | None = None,
+        grace: app_commands.Range[str, 1, 20] | None = None,
     ) -> None:
-        """Make a webhook URL for a monitor; it is shown once."""
+        """Make a webhook URL for a monitor (or a heartbeat's); it is shown once."""
+        schedule = schedule_option(every, grace)
         made, token = await services(interaction).webhooks.create(
-            guild_id(interaction), AlertSource(source.value), name, member(interaction)
+            guild_id(interaction),
+            AlertSource(source.value),
+            name,
+            member(interaction),
+            heartbeat=schedule,
         )
         base = bot(interaction).public_url
         await send(interaction, webhook_created(made, token, base), ephemeral=True)
@@ -142,8 +153,10 @@ class OpsroomCog(commands.GroupCog, group_name="opsroom", group_description="Set
     @app_commands.command(name="webhooks")
     async def webhooks(self, interaction: discord.Interaction) -> None:
         """List this server's webhooks, revoked ones included."""
-        found = await services(interaction).webhooks.list(guild_id(interaction))
-        await send(interaction, webhook_list(found), ephemeral=True)
+        gid = guild_id(interaction)
+        found = await services(interaction).webhooks.list(gid)
+        beats = await services(interaction).heartbeats.for_guild(gid)
+        await send(interaction, webhook_list(found, beats), ephemeral=True)
 
     @app_commands.command(name="revoke")
     @app_commands.describe(id="The webhook's number, as /opsroom webhooks lists it")
@@ -172,20 +185,38 @@ def webhook_created(webhook: Webhook, token: str, public_url: str) -> str:
     """The new webhook's URL (the only time the token is shown), how to use it, and why it
     may not be reachable from a hosted monitor."""
     url = f"{public_url}/hooks/{webhook.source.value}/{token}"
-    text = (
-        f"🔑 {webhook_label(webhook)} is ready. Its URL, shown **only this once**:\n```\n{url}\n```"
-    )
+    text = f"🔑 {webhook_label(webhook)} is ready. Its URL, shown **only this once**:\n"
+    text += f"```\n{url}\n```\n"
     for warning in public_url_warnings(public_url):
         text += f"⚠️ {warning}\n"
+    if webhook.source is AlertSource.HEARTBEAT:
+        text += (
+            "Ping it by GET, HEAD or POST (any body) on schedule; when a ping is late, "
+            "an alert fires in #alerts and the next ping resolves it.\n"
+        )
     if webhook.source is AlertSource.EVENTS:
         text += (
             f"PagerDuty Events v2 clients can instead post to `{public_url}/hooks/events` "
-            "with the token as `routing_key`."
+            "with the token as `routing_key` (PagerDuty's libraries: base URL "
+            f"`{public_url}`).\n"
         )
-    return text + "\nLost it? Revoke it with `/opsroom revoke` and make a new one."
+    text += f"What to paste into the monitor: `{guide_for(webhook.source.value)}`.\n"
+    return text + "Lost it? Revoke it with `/opsroom revoke` and make a new one."
 
 
-def webhook_list(webhooks: list[Webhook]) -> list[str]:
+def heartbeat_text(heartbeat: Heartbeat) -> str:
+    """` · every 5m, grace 1m · last ping <t:…:R>` (or ` · missed` / ` · no ping yet`)."""
+    text = f" · {schedule_text(heartbeat.every, heartbeat.grace)}"
+    if heartbeat.last_ping_at is None:
+        text += " · no ping yet"
+    else:
+        text += f" · last ping {rendering.ts(heartbeat.last_ping_at, 'R')}"
+    return text + (" · ⚠️ missed" if heartbeat.missed_at else "")
+
+
+def webhook_list(
+    webhooks: list[Webhook], heartbeats: dict[int, Heartbeat] | None = None
+) -> list[str]:
     """`/opsroom webhooks`: one line each, revoked ones marked (no tokens: only hashes exist)."""
     if not webhooks:
         return ["No webhooks yet: make one with `/opsroom webhook`."]
@@ -198,7 +229,9 @@ def webhook_list(webhooks: list[Webhook]) -> list[str]:
             f"🚫 revoked {rendering.ts(hook.revoked_at, 'd')}" if hook.revoked_at else "✅ active"
         )
         name = limits.truncate(hook.name, 100)
-        lines.append(f"`{hook.id}` **{name}** · {hook.source.value} · {made} · {state}")
+        beat = (heartbeats or {}).get(hook.id or 0)
+        extra = heartbeat_text(beat) if beat else ""
+        lines.append(f"`{hook.id}` **{name}** · {hook.source.value}{extra} · {made} · {state}")
     return limits.pack_lines(lines, header=f"**{rendering.count(len(webhooks), 'webhooks')}**")
 
 

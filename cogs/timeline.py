@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.adapters.discord import rendering
+from bot.adapters.discord import choices, rendering
 from bot.adapters.discord.interactions import (
     guild_id,
     member,
@@ -16,10 +16,12 @@ from bot.adapters.discord.interactions import (
     send,
     services,
 )
+from bot.core.model import EntryKind
 from bot.core.services import ChatMessage
 
 INCIDENT = "Incident number (default: the incident of this channel or thread)"
 AT = "When it happened: 14:05, 2:05pm, -15m, 15 min ago, 2026-03-01 14:05, ISO 8601 (default: now)"
+KIND = "What the entry is: note (default), report, evidence, action or decision"
 Text = app_commands.Range[str, 1, 4000]
 At = app_commands.Range[str, 1, 64]
 
@@ -71,24 +73,30 @@ class TimelineCog(commands.GroupCog, group_name="timeline", group_description="T
             await send(interaction, f"That message is already entry {entry.seq}.", ephemeral=True)
 
     @app_commands.command(name="add")
-    @app_commands.describe(text="What happened", at=AT, incident=INCIDENT)
+    @app_commands.describe(text="What happened", at=AT, kind=KIND, incident=INCIDENT)
+    @app_commands.choices(kind=choices.ENTRY_KINDS)
     @app_commands.autocomplete(incident=open_incident_choices)
     async def add(
         self,
         interaction: discord.Interaction,
         text: Text,
         at: At | None = None,
+        kind: app_commands.Choice[str] | None = None,
         incident: int | None = None,
     ) -> None:
         """Add an entry to the timeline."""
         entry = await services(interaction).timeline.add(
-            guild_id(interaction), member(interaction), ref(interaction, incident), text, at
+            guild_id(interaction),
+            member(interaction),
+            ref(interaction, incident),
+            text,
+            at,
+            EntryKind(kind.value) if kind else EntryKind.NOTE,
         )
-        await send(
-            interaction,
-            f"📝 Entry {entry.seq} added at {rendering.ts(entry.event_at)}.",
-            ephemeral=True,
-        )
+        mark = rendering.KIND_MARKS[entry.kind]
+        what = "" if entry.kind is EntryKind.NOTE else f" as {entry.kind.value}"
+        when = rendering.ts(entry.event_at)
+        await send(interaction, f"{mark} Entry {entry.seq} added{what} at {when}.", ephemeral=True)
 
     @app_commands.command(name="show")
     @app_commands.describe(last="Only the latest N entries", incident=INCIDENT)
@@ -107,23 +115,39 @@ class TimelineCog(commands.GroupCog, group_name="timeline", group_description="T
 
     @app_commands.command(name="edit")
     @app_commands.describe(
-        entry="The entry number (see /timeline show)", text="The new text", at=AT, incident=INCIDENT
+        entry="The entry number (see /timeline show)",
+        text="The new text",
+        at=AT,
+        kind=KIND,
+        incident=INCIDENT,
     )
     @app_commands.rename(entry="id")
+    @app_commands.choices(kind=choices.ENTRY_KINDS)
     @app_commands.autocomplete(incident=open_incident_choices)
     async def edit(
         self,
         interaction: discord.Interaction,
         entry: app_commands.Range[int, 1],
-        text: Text,
+        text: Text | None = None,
         at: At | None = None,
+        kind: app_commands.Choice[str] | None = None,
         incident: int | None = None,
     ) -> None:
-        """Change an entry (the old text stays in the audit trail)."""
+        """Change an entry's text, time or kind (the old version stays in the audit trail)."""
         edited = await services(interaction).timeline.edit(
-            guild_id(interaction), member(interaction), ref(interaction, incident), entry, text, at
+            guild_id(interaction),
+            member(interaction),
+            ref(interaction, incident),
+            entry,
+            text,
+            at,
+            EntryKind(kind.value) if kind else None,
         )
-        await send(interaction, f"✏️ Entry {edited.seq} edited.", ephemeral=True)
+        article = "an" if edited.kind.value[0] in "aeiou" else "a"
+        what = (
+            "" if edited.kind is EntryKind.NOTE else f" (now {article} {edited.kind.value} entry)"
+        )
+        await send(interaction, f"✏️ Entry {edited.seq} edited{what}.", ephemeral=True)
 
     @app_commands.command(name="delete")
     @app_commands.describe(entry="The entry number (see /timeline show)", incident=INCIDENT)

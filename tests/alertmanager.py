@@ -91,12 +91,15 @@ async def running_alertmanager(
     group_wait: str = "1s",
     group_interval: str = "1s",
     repeat_interval: str = "1h",
+    config_text: str | None = None,
 ) -> AsyncIterator[str]:
-    """Start alertmanager delivering every group to `webhook_url`; yield its API base."""
+    """Start alertmanager delivering every group to `webhook_url` (or configured by
+    `config_text`, a whole alertmanager.yml); yield its API base."""
     binary = alertmanager_binary()
     config = workdir / "alertmanager.yml"
     config.write_text(
-        CONFIG.format(
+        config_text
+        or CONFIG.format(
             url=webhook_url,
             group_wait=group_wait,
             group_interval=group_interval,
@@ -119,7 +122,7 @@ async def running_alertmanager(
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        await _wait_ready(process, base, log_path)
+        await wait_ready(process, base, log_path)
         yield base
     finally:
         if process.returncode is None:
@@ -127,20 +130,23 @@ async def running_alertmanager(
         await process.wait()
 
 
-async def _wait_ready(process: asyncio.subprocess.Process, base: str, log_path: Path) -> None:
-    """Poll /-/ready until 200, failing with alertmanager's log if it exits or takes too long."""
+async def wait_ready(
+    process: asyncio.subprocess.Process, base: str, log_path: Path, name: str = "alertmanager"
+) -> None:
+    """Poll /-/ready until 200, failing with the process's log if it exits or takes too long
+    (Prometheus and Alertmanager both serve /-/ready)."""
     deadline = asyncio.get_running_loop().time() + READY_WITHIN
     timeout = aiohttp.ClientTimeout(total=2)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         while True:
             if process.returncode is not None:
-                pytest.fail(f"alertmanager exited {process.returncode}:\n{_log(log_path)}")
+                pytest.fail(f"{name} exited {process.returncode}:\n{_log(log_path)}")
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with session.get(f"{base}/-/ready") as response:
                     if response.status == 200:
                         return
             if asyncio.get_running_loop().time() > deadline:
-                pytest.fail(f"alertmanager not ready in {READY_WITHIN:.0f}s:\n{_log(log_path)}")
+                pytest.fail(f"{name} not ready in {READY_WITHIN:.0f}s:\n{_log(log_path)}")
             await asyncio.sleep(0.1)
 
 

@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.core.alerts import Alert, AlertSource
+from bot.core.certs import CertWatch
 from bot.core.events import Event, StoredEvent
+from bot.core.heartbeats import Heartbeat
 from bot.core.model import (
     OPEN_STATUSES,
     ActionItem,
@@ -26,15 +28,19 @@ from bot.core.model import (
     TimelineEntry,
     TimelineRevision,
 )
+from bot.core.pages import Page
 from bot.core.ports import (
     ActionRepository,
     AlertRepository,
+    CertWatchRepository,
     EpisodeId,
     GuildRepository,
+    HeartbeatRepository,
     IncidentRepository,
     MetaRepository,
     NoteRepository,
     OutboxRepository,
+    PageRepository,
     ReminderRepository,
     StreamId,
     TimelineRepository,
@@ -77,6 +83,9 @@ class Store:
     meta: dict[str, str] = field(default_factory=dict)
     outbox: list[StoredEvent] = field(default_factory=list)
     reminders: dict[int, Reminder] = field(default_factory=dict)
+    pages: dict[int, Page] = field(default_factory=dict)
+    heartbeats: dict[int, Heartbeat] = field(default_factory=dict)
+    cert_watches: dict[int, CertWatch] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     ids: dict[str, Any] = field(default_factory=dict)
 
@@ -444,6 +453,111 @@ class FakeReminders(_Repo):
         return _c([r for r in self.s.reminders.values() if r.incident_id == incident_id])
 
 
+class FakePages(_Repo):
+    async def add_many(self, pages: Any) -> None:
+        for page in pages:
+            page.id = self.s.next_id("page")
+            self.s.pages[page.id] = _c(page)
+
+    async def for_alerts(self, alert_ids: Any) -> list[Page]:
+        wanted = set(alert_ids)
+        found = [p for p in self.s.pages.values() if p.alert_id in wanted]
+        return _c(sorted(found, key=lambda p: (p.sent_at, p.id)))
+
+
+class FakeHeartbeats(_Repo):
+    def _active(self, hb: Heartbeat) -> bool:
+        hook = self.s.webhooks.get(hb.webhook_id)
+        return hook is not None and hook.active
+
+    async def add(self, heartbeat: Heartbeat) -> None:
+        self.s.heartbeats[heartbeat.webhook_id] = _c(heartbeat)
+
+    async def get(self, webhook_id: int) -> Heartbeat | None:
+        return _c(self.s.heartbeats.get(webhook_id))
+
+    async def for_guild(self, guild_id: int) -> list[Heartbeat]:
+        return [_c(h) for _, h in sorted(self.s.heartbeats.items()) if h.guild_id == guild_id]
+
+    async def ping(self, webhook_id: int, at: datetime) -> Heartbeat | None:
+        hb = self.s.heartbeats.get(webhook_id)
+        if hb is None:
+            return None
+        hb.last_ping_at, hb.missed_at, hb.due_at = at, None, at + hb.silence
+        return _c(hb)
+
+    async def due(self, now: datetime, limit: int) -> list[Heartbeat]:
+        found = [
+            h
+            for h in self.s.heartbeats.values()
+            if self._active(h) and h.missed_at is None and h.due_at is not None and h.due_at <= now
+        ]
+        return [_c(h) for h in sorted(found, key=lambda h: (h.due_at, h.webhook_id))][:limit]
+
+    async def claim_missed(self, webhook_id: int, now: datetime) -> bool:
+        hb = self.s.heartbeats.get(webhook_id)
+        if hb is None or hb.missed_at is not None or hb.due_at is None or hb.due_at > now:
+            return False
+        hb.missed_at, hb.due_at = now, None
+        return True
+
+    async def move_deadline(self, webhook_id: int, due_at: datetime, before: datetime) -> None:
+        hb = self.s.heartbeats.get(webhook_id)
+        if hb is not None and hb.missed_at is None and hb.due_at is not None and hb.due_at < before:
+            hb.due_at = due_at
+
+    async def deadlines(self, limit: int) -> list[tuple[int, datetime]]:
+        found = [
+            (h.webhook_id, h.due_at)
+            for h in self.s.heartbeats.values()
+            if self._active(h) and h.due_at is not None
+        ]
+        return sorted(found, key=lambda pair: (pair[1], pair[0]))[:limit]
+
+
+class FakeCertWatches(_Repo):
+    async def add(self, watch: CertWatch) -> None:
+        watch.id = self.s.next_id("cert_watches")
+        self.s.cert_watches[watch.id] = _c(watch)
+
+    async def get(self, watch_id: int) -> CertWatch | None:
+        return _c(self.s.cert_watches.get(watch_id))
+
+    async def for_guild(self, guild_id: int) -> list[CertWatch]:
+        return [_c(w) for _, w in sorted(self.s.cert_watches.items()) if w.guild_id == guild_id]
+
+    async def find(self, guild_id: int, host: str, port: int) -> CertWatch | None:
+        for w in self.s.cert_watches.values():
+            if (w.guild_id, w.host, w.port) == (guild_id, host, port):
+                return _c(w)
+        return None
+
+    async def remove(self, watch_id: int) -> None:
+        self.s.cert_watches.pop(watch_id, None)
+
+    async def save(self, watch: CertWatch) -> None:
+        assert watch.id is not None
+        self.s.cert_watches[watch.id] = _c(watch)
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[CertWatch]:
+        due = sorted(
+            (w for w in self.s.cert_watches.values() if w.next_check_at <= now),
+            key=lambda w: (w.next_check_at, w.id),
+        )[:limit]
+        for w in due:
+            w.next_check_at = lease_until
+        return [_c(w) for w in due]
+
+    async def check_soon(self, guild_id: int, at: datetime) -> None:
+        for w in self.s.cert_watches.values():
+            if w.guild_id == guild_id and w.next_check_at > at:
+                w.next_check_at = at
+
+    async def next_checks(self, limit: int) -> list[tuple[int, datetime]]:
+        found = [(w.id or 0, w.next_check_at) for w in self.s.cert_watches.values()]
+        return sorted(found, key=lambda pair: (pair[1], pair[0]))[:limit]
+
+
 class FakeUnitOfWork:
     """Works on a private copy of the store; commit publishes it."""
 
@@ -458,6 +572,9 @@ class FakeUnitOfWork:
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    pages: PageRepository
+    heartbeats: HeartbeatRepository
+    cert_watches: CertWatchRepository
 
     def __init__(self, db: FakeDatabase, *, read_only: bool = False) -> None:
         self._db = db
@@ -499,6 +616,9 @@ REPOS: dict[str, type[_Repo]] = {
     "meta": FakeMeta,
     "outbox": FakeOutbox,
     "reminders": FakeReminders,
+    "pages": FakePages,
+    "heartbeats": FakeHeartbeats,
+    "cert_watches": FakeCertWatches,
 }
 
 
@@ -530,6 +650,9 @@ if TYPE_CHECKING:  # the fakes implement the ports (checked by mypy --strict)
         MetaRepository,
         OutboxRepository,
         ReminderRepository,
+        PageRepository,
+        HeartbeatRepository,
+        CertWatchRepository,
     ] = (
         FakeGuilds(Store()),
         FakeIncidents(Store()),
@@ -541,4 +664,7 @@ if TYPE_CHECKING:  # the fakes implement the ports (checked by mypy --strict)
         FakeMeta(Store()),
         FakeOutbox(Store()),
         FakeReminders(Store()),
+        FakePages(Store()),
+        FakeHeartbeats(Store()),
+        FakeCertWatches(Store()),
     )

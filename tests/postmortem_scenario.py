@@ -2,9 +2,12 @@
 
 The same story runs over the in-memory fakes (unit tests) and a migrated SQLite or
 PostgreSQL database (integration tests), so both must render the same Markdown.
-It crosses midnight UTC, has an alert that fired before anyone noticed, a message added to
-the timeline after the fact, a backdated entry, a deleted entry, a hand-over, a role that
-ended, action items and some (not all) postmortem sections.
+It crosses midnight UTC, has an alert that fired before anyone noticed and was received
+two minutes later, two unanswered escalation pings before anyone declared (from the alert,
+which acknowledges it), a log line pasted as evidence at its log time, a message added to
+the timeline after the fact and then marked as a report, a backdated entry, a deleted
+entry, a hand-set start of impact, a hand-over, a role that ended, action items and some
+(not all) postmortem sections.
 """
 
 from __future__ import annotations
@@ -13,13 +16,23 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.core.alerts import AlertSignal, AlertSource, SignalAction
-from bot.core.model import ActionKind, IncidentRole, Member, Person, PostmortemSection, Severity
+from bot.core.milestones import MilestoneName
+from bot.core.model import (
+    ActionKind,
+    EntryKind,
+    IncidentRole,
+    Member,
+    Person,
+    PostmortemSection,
+    Severity,
+)
 from bot.core.model import Status as S
 from bot.core.ports import UnitOfWork
 from bot.core.services import ChatMessage, IncidentRef, Services, ingest_signals
 from tests.fakes import FakeClock
 
 RESPONDER_ROLE = 900
+ONCALL_ROLE = 901
 ALICE = Member(Person(11, "alice"), frozenset({RESPONDER_ROLE}))
 BOB = Member(Person(12, "bob"), frozenset({RESPONDER_ROLE}))
 CAROL = Person(13, "carol")
@@ -38,6 +51,12 @@ async def play(
 ) -> int:
     """Run the story for `guild` (set up with RESPONDER_ROLE) and return the incident number."""
     webhook, _token = await services.webhooks.create(guild, AlertSource.ALERTMANAGER, "prod", None)
+    async with uow_factory() as uow:
+        config = await uow.guilds.get(guild)
+        assert config is not None
+        config.oncall_role_id = ONCALL_ROLE
+        await uow.guilds.save(config)
+        await uow.commit()
     signal = AlertSignal(
         AlertSource.ALERTMANAGER,
         SignalAction.TRIGGER,
@@ -53,6 +72,9 @@ async def play(
         [ingested] = await ingest_signals(uow, webhook, [signal], clock.now())
         await uow.commit()
     assert ingested.alert is not None and ingested.alert.id is not None
+    for minute in (45, 50):  # nobody answers the on-call pings
+        clock.current = t(1, 23, minute)
+        assert len(await services.alerts.escalate_due()) == 1
 
     clock.current = t(1, 23, 55)
     incident = await services.incidents.declare(
@@ -68,7 +90,14 @@ async def play(
     ref = IncidentRef(number=incident.number)
     await services.incidents.link_discord(guild, incident.number, channel_id=CHANNEL)
     clock.current = t(1, 23, 58)
-    await services.alerts.acknowledge(guild, ALICE, ingested.alert.id)
+    await services.timeline.add(
+        guild,
+        BOB,
+        ref,
+        "ERROR pool: no connection available (api-7)",
+        at="2026-03-01T23:36:40Z",
+        kind=EntryKind.EVIDENCE,
+    )
     clock.current = t(2, 0, 0)
     await services.incidents.assign_role(guild, ALICE, ref, CAROL, IncidentRole.SCRIBE)
     clock.current = t(2, 0, 3)
@@ -78,7 +107,8 @@ async def play(
     message = ChatMessage(
         8001, CHANNEL, BOB.person, text, t(1, 23, 52, 10), JUMP.format(guild=guild)
     )
-    await services.timeline.add_message(guild, ALICE, message)
+    reported, _ = await services.timeline.add_message(guild, ALICE, message)
+    await services.timeline.edit(guild, ALICE, ref, reported.seq, kind=EntryKind.REPORT)
     mistake = await services.timeline.add(guild, ALICE, ref, "typo, ignore")
     await services.timeline.delete(guild, ALICE, ref, mistake.seq)
     clock.current = t(2, 0, 10)
@@ -130,6 +160,9 @@ async def play(
     ]
     for section, text in notes:
         await services.postmortem.add_note(guild, ALICE, ref, section, text)
+    clock.current = t(2, 9, 20)
+    started = "2026-03-01T23:36:00Z"  # the responders found the first failed request
+    await services.incidents.set_milestone(guild, ALICE, ref, MilestoneName.STARTED, started)
     clock.current = t(2, 9, 30)
     await services.incidents.close(guild, ALICE, ref)
     return incident.number

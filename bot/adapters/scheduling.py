@@ -86,12 +86,14 @@ class OpsroomScheduler:
 
     @classmethod
     def for_services(cls, services: Services, *, clock: Clock, **options: Any) -> OpsroomScheduler:
-        """The scheduler `opsroom run` uses: reminders and escalations of the core."""
+        """The scheduler `opsroom run` uses: reminders, escalations, heartbeats, certificates."""
         return cls(
             services.timers.pending,
             {
                 Sweep.REMINDERS: services.reminders.fire_due,
                 Sweep.ESCALATIONS: services.alerts.escalate_due,
+                Sweep.HEARTBEATS: services.heartbeats.fire_due,
+                Sweep.CERTIFICATES: services.certs.check_due,
             },
             clock=clock,
             **options,

@@ -29,6 +29,13 @@ class AlertSource(StrEnum):
     ALERTMANAGER = "alertmanager"
     GRAFANA = "grafana"
     EVENTS = "events"
+    UPTIMEKUMA = "uptimekuma"
+    HEARTBEAT = "heartbeat"  # a dead man's switch: pings are its webhook, silence its alert
+    CERTIFICATE = "certificate"  # `/watch cert`: the bot's own TLS checks, no webhook
+
+
+WEBHOOK_SOURCES = tuple(s for s in AlertSource if s is not AlertSource.CERTIFICATE)
+"""The sources a webhook can be made for (certificate alerts come from the bot itself)."""
 
 
 class AlertState(StrEnum):
@@ -62,6 +69,7 @@ class AlertSignal:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     escalates: bool = True  # False for notices (e.g. a certificate expiring in 30 days)
+    notice: bool = False  # a heads-up with no firing/resolved life (an expiry notice)
 
 
 @dataclass
@@ -91,6 +99,7 @@ class Alert:
     next_escalation_at: datetime | None = None
     relay_channel_id: int | None = None
     relay_message_id: int | None = None
+    notice: bool = False  # a heads-up (an expiry notice): never "firing" or "resolved"
     id: int | None = None
 
     @property
@@ -102,6 +111,18 @@ class Alert:
     def duration(self) -> timedelta | None:
         """How long it fired, once resolved."""
         return self.resolved_at - self.started_at if self.resolved_at else None
+
+
+NOTICE_MARK = ":expiry"
+
+
+def followed_stream(stream_key: str, *, notice: bool) -> str:
+    """The stream whose open incident an alert joins: a notice's stream is its monitor's
+    followed by `:expiry…` (UptimeRobot's `123:expiry`, `123:expiry:urgent`), so it follows
+    its monitor's."""
+    if notice and NOTICE_MARK in stream_key:
+        return stream_key[: stream_key.rindex(NOTICE_MARK)]
+    return stream_key
 
 
 class Outcome(StrEnum):
@@ -180,6 +201,7 @@ def _open(
         details=dict(signal.details),
         link=signal.link,
         webhook_id=webhook_id,
+        notice=signal.notice,
         next_escalation_at=(
             received_at + timedelta(minutes=config.escalation_minutes) if signal.escalates else None
         ),

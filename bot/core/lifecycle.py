@@ -1,11 +1,12 @@
 """Rules that change an incident: status moves and their milestones, severity, roles.
 
 Milestones are stored, never derived from "updated at":
-- `detected_at`, `acknowledged_at`, `mitigated_at` record the *first* time and never move
-  later (an earlier alert or acknowledgement can move them earlier);
+- `detected_at` and `acknowledged_at` follow the rules in `milestones.py` (alerts, reports,
+  the declaration, or a person's correction); `mitigated_at` records the *first* move to
+  monitoring (or resolving) unless a person set it;
 - `resolved_at` and `closed_at` describe the current state: moving back to an open status
-  clears them, so a reopened incident's resolution is when it was finally resolved. The
-  timeline keeps every move either way.
+  clears them (and a hand-set resolution with them), so a reopened incident's resolution is
+  when it was finally resolved. The timeline keeps every move either way.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def change_status(incident: Incident, new: Status, at: datetime) -> Status:
             incident.resolved_at = at
     else:
         incident.resolved_at = None
+        incident.by_hand.discard("resolved")  # the reopened incident is not resolved at all
     incident.closed_at = at if new is Status.CLOSED else None
     return old
 
@@ -129,12 +131,6 @@ def unassign_role(incident: Incident, person: Person, role: IncidentRole, at: da
         raise ConflictError(f"{person.name} does not have the {role.value} role.")
     for assignment in held:
         assignment.ended_at = at
-
-
-def note_detection(incident: Incident, detected_at: datetime, started_at: datetime) -> None:
-    """An alert attached to the incident: it may have seen the problem before any person did."""
-    incident.detected_at = min(incident.detected_at, detected_at)
-    incident.started_at = min(incident.started_at, started_at)
 
 
 def _active(incident: Incident, role: IncidentRole) -> list[RoleAssignment]:

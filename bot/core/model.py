@@ -70,12 +70,31 @@ class EntryKind(StrEnum):
 
     DECLARED = "declared"
     NOTE = "note"
+    REPORT = "report"  # someone noticed or reported the problem: it can set `detected_at`
+    EVIDENCE = "evidence"  # a log line, graph or quote kept as proof: never a report
+    ACTION = "action"  # something a responder did
+    DECISION = "decision"
     UPDATE = "update"
     STATUS = "status"
     SEVERITY = "severity"
     ROLE = "role"
     ALERT = "alert"
-    ACTION = "action"
+    MILESTONE = "milestone"  # a milestone inferred or set by hand, from what to what
+    PAGE = "page"  # an escalation ping or pager message for one of the incident's alerts
+
+    @property
+    def written(self) -> bool:
+        """Whether people write entries of this kind (`/timeline add kind`)."""
+        return self in WRITTEN_KINDS
+
+
+WRITTEN_KINDS = (
+    EntryKind.NOTE,
+    EntryKind.REPORT,
+    EntryKind.EVIDENCE,
+    EntryKind.ACTION,
+    EntryKind.DECISION,
+)
 
 
 class ActionKind(StrEnum):
@@ -220,6 +239,7 @@ class Incident:
     room_message_id: int | None = None
     room_thread_id: int | None = None
     roles: list[RoleAssignment] = field(default_factory=list)
+    by_hand: set[str] = field(default_factory=set)  # milestones set with /incident milestone
     id: int | None = None
 
     @property
@@ -280,6 +300,7 @@ class TimelineRevision:
     by: Person
     old_text: str
     old_event_at: datetime
+    old_kind: EntryKind | None = None
     id: int | None = None
 
 

@@ -13,7 +13,9 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from bot.core.alerts import Alert, AlertSource
+from bot.core.certs import CertCheck, CertWatch
 from bot.core.events import Event, StoredEvent
+from bot.core.heartbeats import Heartbeat
 from bot.core.model import (
     ActionItem,
     GuildConfig,
@@ -23,6 +25,7 @@ from bot.core.model import (
     TimelineEntry,
     TimelineRevision,
 )
+from bot.core.pages import Page
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
 
@@ -173,6 +176,16 @@ class AlertRepository(Protocol):
         """`save` each (in one statement where possible)."""
 
 
+class PageRepository(Protocol):
+    """Pages sent for alerts (escalation pings, pager messages)."""
+
+    async def add_many(self, pages: Sequence[Page]) -> None:
+        """Store new pages, setting their `id`s."""
+
+    async def for_alerts(self, alert_ids: Collection[int]) -> list[Page]:
+        """The pages of these alerts, in the order they were sent."""
+
+
 class WebhookRepository(Protocol):
     async def add(self, webhook: Webhook) -> None: ...
 
@@ -209,6 +222,69 @@ class ReminderRepository(Protocol):
 
     async def list(self, incident_id: int) -> builtins.list[Reminder]:
         """Every reminder of the incident (pending, fired, cancelled), oldest first."""
+
+
+class HeartbeatRepository(Protocol):
+    """The deadlines of heartbeat webhooks, one row per webhook."""
+
+    async def add(self, heartbeat: Heartbeat) -> None: ...
+
+    async def get(self, webhook_id: int) -> Heartbeat | None: ...
+
+    async def for_guild(self, guild_id: int) -> builtins.list[Heartbeat]: ...
+
+    async def ping(self, webhook_id: int, at: datetime) -> Heartbeat | None:
+        """Record a ping in one statement (the deadline moves to `at + every + grace`, the
+        miss is cleared); the heartbeat as it is now, or None if there is none."""
+
+    async def due(self, now: datetime, limit: int) -> builtins.list[Heartbeat]:
+        """Heartbeats of active webhooks whose deadline passed, soonest first."""
+
+    async def claim_missed(self, webhook_id: int, now: datetime) -> bool:
+        """Mark the heartbeat missed if its deadline is still passed (at most once per
+        silence, even when several sweeps race)."""
+
+    async def move_deadline(self, webhook_id: int, due_at: datetime, before: datetime) -> None:
+        """Set the deadline to `due_at` if it is still earlier than `before`."""
+
+    async def deadlines(self, limit: int) -> builtins.list[tuple[int, datetime]]:
+        """(webhook id, deadline) of the `limit` soonest deadlines of active webhooks."""
+
+
+class CertWatchRepository(Protocol):
+    """Watched certificates."""
+
+    async def add(self, watch: CertWatch) -> None: ...
+
+    async def get(self, watch_id: int) -> CertWatch | None: ...
+
+    async def for_guild(self, guild_id: int) -> builtins.list[CertWatch]:
+        """The guild's watches, oldest first."""
+
+    async def find(self, guild_id: int, host: str, port: int) -> CertWatch | None: ...
+
+    async def remove(self, watch_id: int) -> None: ...
+
+    async def save(self, watch: CertWatch) -> None: ...
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> builtins.list[CertWatch]:
+        """Watches due for a check, their next check moved to `lease_until` so that another
+        sweep does not check them too (the result of the check sets the real next one)."""
+
+    async def check_soon(self, guild_id: int, at: datetime) -> None:
+        """Make every watch of the guild due at `at` (an incident opened or resolved)."""
+
+    async def next_checks(self, limit: int) -> builtins.list[tuple[int, datetime]]:
+        """(watch id, next check) of the `limit` soonest checks."""
+
+
+class CertificateProbe(Protocol):
+    """The TLS handshake with a watched host (an adapter: sockets and `ssl`)."""
+
+    async def check(self, host: str, port: int) -> CertCheck:
+        """Connect, verify chain and name, read notAfter; never raises for a bad host."""
 
 
 class MetaRepository(Protocol):
@@ -248,6 +324,9 @@ class UnitOfWork(Protocol):
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    pages: PageRepository
+    heartbeats: HeartbeatRepository
+    cert_watches: CertWatchRepository
 
     def reading(self) -> UnitOfWork:
         """A unit of work for lookups only: one consistent snapshot that never takes the write

@@ -5,15 +5,22 @@ time to detect = detected − started, to declare = declared − started, to ack
 acknowledged − started, to mitigate = mitigated − started, to resolve = resolved − started.
 Only stored milestones count; one the incident has not reached reads "not yet". Times are
 UTC with full dates, so the numbers are exact across midnight and daylight-saving changes.
+
+Detection puts the first alert's *fired* time (with when Opsroom received it: the delivery
+delay is a finding of its own) against the first human report: the first `report` entry
+or the declaration, whichever came first. Every page sent for the incident's alerts is
+listed with whether, by whom and how soon it was answered.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.core.alerts import Alert
+from bot.core.milestones import first_report
 from bot.core.model import (
     ActionItem,
     ActionStatus,
@@ -23,9 +30,11 @@ from bot.core.model import (
     IncidentRole,
     PostmortemNote,
     PostmortemSection,
+    Status,
     TimelineEntry,
 )
-from bot.core.timeparse import format_duration
+from bot.core.pages import Page, answer
+from bot.core.timeparse import format_duration, utc_text
 
 NOT_YET = "not yet"
 OPSROOM = "Opsroom"  # the author of entries nobody wrote (system entries)
@@ -47,13 +56,8 @@ MILESTONES = (
     ("Resolved", "resolved_at"),
     ("Closed", "closed_at"),
 )
-_REPORT_SOURCES = (EntrySource.COMMAND, EntrySource.MESSAGE)
+_STATUS_MOVE = re.compile(r"^Status (\w+) → (\w+)")  # as IncidentService.set_status writes it
 _ROLE_ORDER = {role: rank for rank, role in enumerate(IncidentRole)}
-
-
-def utc_text(at: datetime) -> str:
-    """A full UTC date and time, as every export shows one: `2026-03-29 00:14:05`."""
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def elapsed(start: datetime, end: datetime) -> float:
@@ -99,25 +103,58 @@ class TimelineRow:
 
 @dataclass(frozen=True)
 class FirstAlert:
-    """The alert that reached Opsroom first: what fired, when it fired and when we heard."""
+    """The alert that fired first: what fired, when it fired and when Opsroom heard of it."""
 
     source: str
     monitor: str
     title: str
-    started: str
+    started: str  # fired, as UTC text
     received: str
-    at: datetime  # received_at: when the team could first have known
+    at: datetime  # fired: when the monitor saw the problem
+    received_at: datetime
+    delivery: str  # how long the alert took to reach Opsroom, in words
 
 
 @dataclass(frozen=True)
 class FirstReport:
-    """The first time a person said something was wrong (or the declaration, if earlier)."""
+    """The first human report: the first `report` entry, or the declaration if earlier."""
 
     author: str
     at: datetime
     when: str
     text: str
     via: str
+
+
+@dataclass(frozen=True)
+class PageRow:
+    """One page sent for an alert of the incident, and how it was answered."""
+
+    at: datetime
+    when: str
+    level: int
+    target: str
+    kind: str  # role, member or pager
+    alert: str
+    answered: bool
+    by: str | None
+    after: str | None  # how long after the page, as a duration
+
+    @property
+    def outcome(self) -> str:
+        """`answered by alice after 4m 10s`, or `not answered`."""
+        if not self.answered:
+            return "not answered"
+        return f"answered by {self.by} after {self.after}"
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One stretch of the incident in one status (`undeclared`: impact before declaring)."""
+
+    status: str
+    start: datetime
+    end: datetime
 
 
 @dataclass(frozen=True)
@@ -151,7 +188,7 @@ class AlertRow:
     source: str
     monitor: str
     title: str
-    state: str
+    state: str  # firing, resolved, or notice
     started: str
     received: str
     acknowledged_by: str | None
@@ -160,6 +197,9 @@ class AlertRow:
     duration: str | None
     count: int
     link: str | None
+    notice: bool = False
+    fired_at: datetime | None = None
+    resolved_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +233,9 @@ class PostmortemData:
     actions: tuple[ActionRow, ...]
     alerts: tuple[AlertRow, ...]
     links: tuple[str, ...]
+    pages: tuple[PageRow, ...] = ()
+    phases: tuple[Phase, ...] = ()
+    ends_at: datetime | None = None  # the latest moment the record knows (for the picture)
 
     @property
     def label(self) -> str:
@@ -207,13 +250,16 @@ def build_postmortem(
     alerts: Iterable[Alert],
     actions: Iterable[ActionItem],
     notes: Iterable[PostmortemNote],
+    pages: Iterable[Page] = (),
 ) -> PostmortemData:
     """The draft's content; sorts and filters itself, so any repository order will do."""
     shown = sorted((e for e in entries if not e.deleted), key=lambda e: (e.event_at, e.seq))
     alert_list = sorted(alerts, key=lambda a: (a.started_at, a.received_at, a.id or 0))
     sources = {a.id: a.source.value for a in alert_list}
     first_alert = _first_alert(alert_list)
-    first_report = _first_report(incident, shown)
+    report = _first_report(incident, shown)
+    page_rows = _pages(pages, alert_list)
+    ends = _ends_at(incident, shown, alert_list, page_rows)
     return PostmortemData(
         number=incident.number,
         title=incident.title,
@@ -228,12 +274,15 @@ def build_postmortem(
         **_sections(incident, notes),
         timeline=tuple(_row(e, sources) for e in shown),
         first_alert=first_alert,
-        first_report=first_report,
-        detection=_detection(first_alert, first_report),
+        first_report=report,
+        detection=_detection(first_alert, report),
         measures=tuple(_measure(name, attr, incident) for name, attr in MEASURES),
         actions=tuple(_action(a) for a in sorted(actions, key=lambda a: a.seq)),
         alerts=tuple(_alert(a) for a in alert_list),
         links=_unique([e.jump_url for e in shown] + [a.link for a in alert_list]),
+        pages=page_rows,
+        phases=_phases(incident, shown, ends),
+        ends_at=ends,
     )
 
 
@@ -278,42 +327,125 @@ def _row(e: TimelineEntry, sources: dict[int | None, str]) -> TimelineRow:
 
 
 def _first_alert(alerts: Sequence[Alert]) -> FirstAlert | None:
-    """The alert received first: that is when the team could have known."""
-    if not alerts:
+    """The alert that fired first (notices are no alarm): when the monitor saw the problem."""
+    alarms = [a for a in alerts if not a.notice]
+    if not alarms:
         return None
-    a = min(alerts, key=lambda a: (a.received_at, a.started_at, a.id or 0))
-    started, received = utc_text(a.started_at), utc_text(a.received_at)
-    return FirstAlert(a.source.value, a.monitor, a.title, started, received, a.received_at)
+    a = min(alarms, key=lambda a: (a.started_at, a.received_at, a.id or 0))
+    delay = elapsed(a.started_at, a.received_at)
+    delivery = (
+        f"it reached Opsroom {format_duration(delay)} after it fired"
+        if delay >= 1
+        else "it reached Opsroom as it fired"
+    )
+    return FirstAlert(
+        a.source.value,
+        a.monitor,
+        a.title,
+        utc_text(a.started_at),
+        utc_text(a.received_at),
+        a.started_at,
+        a.received_at,
+        delivery,
+    )
 
 
 def _first_report(incident: Incident, shown: Sequence[TimelineEntry]) -> FirstReport:
-    """The first entry a person wrote (command or message), unless the declaration came first.
+    """The first `report` entry, unless the declaration came first (it reports, too).
 
-    Alert entries are left out even when a person acted (acknowledging): they answer an
-    alert, they do not report the problem.
+    Only entries a person marked as a report count: a note, a pasted log line kept as
+    evidence or an acknowledged alert answers or documents the problem, it does not report it.
     """
+    report = first_report(shown)
+    if report is not None and report.event_at < incident.declared_at:
+        via = "a Discord message" if report.source is EntrySource.MESSAGE else "a report entry"
+        author = report.author.name if report.author else OPSROOM
+        return FirstReport(author, report.event_at, utc_text(report.event_at), report.text, via)
     declared = next((e for e in shown if e.kind is EntryKind.DECLARED), None)
-    for e in shown:
-        if e.source in _REPORT_SOURCES and e.author is not None and e.kind is not EntryKind.ALERT:
-            if e.event_at < incident.declared_at:
-                via = "a Discord message" if e.source is EntrySource.MESSAGE else "a timeline entry"
-                return FirstReport(e.author.name, e.event_at, utc_text(e.event_at), e.text, via)
-            break
     text = declared.text if declared else "Declared the incident"
     at = incident.declared_at
     return FirstReport(incident.declared_by.name, at, utc_text(at), text, "the declaration")
 
 
 def _detection(first_alert: FirstAlert | None, report: FirstReport) -> str:
-    """One sentence putting the first alert against the first human report."""
+    """One sentence putting the first alert's fired time against the first human report."""
     if first_alert is None:
         return "No monitor alert is attached to this incident: people found it first."
     gap = elapsed(first_alert.at, report.at)
+    if abs(gap) < 1:
+        return (
+            "The first alert fired at the same time as the first human report "
+            f"({first_alert.delivery})."
+        )
     if gap > 0:
-        return f"The first alert arrived {format_duration(gap)} before the first human report."
-    if gap < 0:
-        return f"The first human report came {format_duration(-gap)} before the first alert."
-    return "The first alert and the first human report came at the same time."
+        return (
+            f"The first alert fired {format_duration(gap)} before the first human report "
+            f"({first_alert.delivery})."
+        )
+    return (
+        f"The first human report came {format_duration(-gap)} before the first alert fired "
+        f"({first_alert.delivery})."
+    )
+
+
+def _pages(pages: Iterable[Page], alerts: Sequence[Alert]) -> tuple[PageRow, ...]:
+    """Every page sent for the incident's alerts, in the order sent, with its answer."""
+    by_id = {a.id: a for a in alerts}
+    rows = []
+    for page in sorted(pages, key=lambda p: (p.sent_at, p.id or 0)):
+        alert = by_id.get(page.alert_id)
+        if alert is None:
+            continue
+        got = answer(page, alert)
+        after = format_duration(got.after_seconds) if got.after_seconds is not None else None
+        rows.append(
+            PageRow(
+                at=page.sent_at,
+                when=utc_text(page.sent_at),
+                level=page.level,
+                target=page.target_name,
+                kind=page.target.value,
+                alert=alert.title,
+                answered=got.answered,
+                by=got.by,
+                after=after,
+            )
+        )
+    return tuple(rows)
+
+
+def _ends_at(
+    incident: Incident,
+    shown: Sequence[TimelineEntry],
+    alerts: Sequence[Alert],
+    pages: Sequence[PageRow],
+) -> datetime:
+    """The latest moment the record knows: closing, else its latest entry, alert or page."""
+    if incident.closed_at is not None:
+        return incident.closed_at
+    moments = [incident.declared_at, *(e.event_at for e in shown), *(p.at for p in pages)]
+    moments += [a.resolved_at or a.last_seen_at for a in alerts]
+    return max(moments, key=lambda m: m.astimezone(UTC))
+
+
+def _phases(
+    incident: Incident, shown: Sequence[TimelineEntry], ends: datetime
+) -> tuple[Phase, ...]:
+    """The status stretches, from the status entries; impact before declaring comes first."""
+    phases: list[Phase] = []
+    if incident.started_at < incident.declared_at:
+        phases.append(Phase("undeclared", incident.started_at, incident.declared_at))
+    status, since = Status.INVESTIGATING.value, incident.declared_at
+    for e in shown:
+        match = _STATUS_MOVE.match(e.text) if e.kind is EntryKind.STATUS else None
+        if match is None or e.event_at < incident.declared_at:
+            continue
+        if e.event_at > since:
+            phases.append(Phase(status, since, e.event_at))
+        status, since = match[2], e.event_at
+    if status != Status.CLOSED.value and ends > since:
+        phases.append(Phase(status, since, ends))
+    return tuple(phases)
 
 
 def _measure(name: str, attr: str, incident: Incident) -> Measure:
@@ -342,7 +474,7 @@ def _alert(a: Alert) -> AlertRow:
         source=a.source.value,
         monitor=a.monitor,
         title=a.title,
-        state=a.state.value,
+        state="notice" if a.notice else a.state.value,
         started=utc_text(a.started_at),
         received=utc_text(a.received_at),
         acknowledged_by=by,
@@ -351,6 +483,9 @@ def _alert(a: Alert) -> AlertRow:
         duration=format_duration(duration) if duration is not None else None,
         count=a.count,
         link=a.link,
+        notice=a.notice,
+        fired_at=a.started_at,
+        resolved_at=a.resolved_at,
     )
 
 

@@ -152,6 +152,8 @@ class Sweep(StrEnum):
 
     REMINDERS = "reminders"
     ESCALATIONS = "escalations"
+    HEARTBEATS = "heartbeats"  # deadlines of heartbeat webhooks
+    CERTIFICATES = "certificates"  # checks of watched TLS certificates
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,11 @@ def parse_at(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     return result
 
 
+def utc_text(at: datetime) -> str:
+    """A full UTC date and time, as every export shows one: `2026-03-29 00:14:05`."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def format_duration(seconds: float) -> str:
     """Render a duration compactly for cards and postmortems: 45s, 5m 07s, 1h 05m, 2d 3h."""
     if not math.isfinite(seconds):
@@ -192,3 +197,17 @@ def format_duration(seconds: float) -> str:
     else:
         parts = f"{s}s"
     return sign + parts
+
+
+def parse_duration(text: str, what: str) -> timedelta:
+    """A duration such as `5m`, `1h30m`, `90s` or `2d`; `what` names it in the refusal."""
+    m = _AMOUNT.fullmatch(text.strip().lower())
+    if not m or not any(m.groups()):
+        raise ValidationError(
+            f"Could not read {what} '{_show(text)}': use a duration such as 90s, 5m, 1h30m or 1d."
+        )
+    d, h, mi, s = (int(g or 0) for g in m.groups())
+    try:
+        return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    except OverflowError:
+        raise ValidationError(f"{what.capitalize()} '{_show(text)}' is too long.") from None

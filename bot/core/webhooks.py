@@ -28,6 +28,9 @@ class Webhook:
     # Grafana's optional HMAC key: kept in clear (a signature cannot be checked against a
     # hash) and out of repr, so logging a Webhook never prints it.
     signing_secret: str | None = field(default=None, repr=False)
+    # Grafana lets users rename its signature and timestamp headers; None: its defaults.
+    signature_header: str | None = None
+    timestamp_header: str | None = None
     id: int | None = None
 
     @property

@@ -1,4 +1,5 @@
-"""The postmortem draft of one incident as Markdown, for `opsroom export` and Discord uploads."""
+"""The postmortem draft of one incident as Markdown and as a picture (PNG), for
+`opsroom export` and Discord uploads."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import re
 
 from bot.core.services import IncidentRef, Services
+from bot.postmortem.picture import render_png
 from bot.postmortem.render import render_markdown
 
 
@@ -19,6 +21,17 @@ async def export_markdown(services: Services, guild_id: int, number: int) -> str
     config = await services.guilds.get(guild_id)
     template = config.postmortem_template if config else None
     return await asyncio.to_thread(render_markdown, data, template_path=template)
+
+
+async def export_picture(services: Services, guild_id: int, number: int) -> bytes:
+    """The incident's picture as PNG bytes, drawn in a worker thread (it takes a moment)."""
+    data = await services.postmortem.draft(guild_id, IncidentRef(number=number))
+    return await asyncio.to_thread(render_png, data)
+
+
+def picture_filename(number: int, title: str) -> str:
+    """The picture's file name, beside the draft's: `postmortem-12-database-down.png`."""
+    return draft_filename(number, title).removesuffix(".md") + ".png"
 
 
 def draft_filename(number: int, title: str) -> str:

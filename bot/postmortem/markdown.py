@@ -4,8 +4,10 @@ Everything in a postmortem draft that someone typed (or a monitor sent) may cont
 breaks GitHub's rendering: a pipe ends a table cell, a newline ends a table row, a line
 starting `#` becomes a heading, `---` under a line turns it into one, an unclosed code
 fence or HTML tag swallows the rest of the document, and `@everyone` pings a whole server
-if the text is pasted back into Discord. The filters keep the author's own formatting
-(emphasis, links, code) and remove only those hazards.
+if the text is pasted back into Discord, and a link such as `[docs](javascript:…)` or a
+`data:` image runs code where the draft is read. The filters keep the author's own
+formatting (emphasis, http(s) links, code) and remove only those hazards: every filter
+shows a link whose target is not http(s) as plain text.
 """
 
 from __future__ import annotations
@@ -26,6 +28,23 @@ _SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")  # under a paragraph line it makes a
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _URL = re.compile(r"https?://[^\s<>]+", re.IGNORECASE)
 _URL_UNSAFE = {c: f"%{ord(c):02X}" for c in ' "()<>\\`|'}
+# `](target` of an inline link or image, and `[label]: target` of a link definition.
+_INLINE_TARGET = re.compile(r"\]\(\s*<?([^\s)>]*)")
+_DEFINITION = re.compile(r"^( {0,3})\[([^\]]+)\]:[ \t]*<?(\S*)", re.MULTILINE)
+_WEB = re.compile(r"https?://", re.IGNORECASE)
+
+
+def unlink(text: str) -> str:
+    """Keep links to http(s) targets; show every other link (`javascript:`, `data:`, `file:`,
+    relative paths) as its plain text, by escaping the bracket that makes it a link."""
+
+    def inline(match: re.Match[str]) -> str:
+        return match[0] if _WEB.match(match[1]) else "]\\" + match[0][1:]
+
+    def definition(match: re.Match[str]) -> str:
+        return match[0] if _WEB.match(match[3]) else match[1] + "\\" + match[0][len(match[1]) :]
+
+    return _DEFINITION.sub(definition, _INLINE_TARGET.sub(inline, text))
 
 
 def _lines(value: object) -> list[str]:
@@ -90,7 +109,7 @@ def _inline(value: object, *, table: bool) -> str:
             out.append(piece.replace("|", "\\|") if table else piece)
         else:
             piece = piece.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
-            out.append(piece.replace("\n", "<br>"))
+            out.append(unlink(piece).replace("\n", "<br>"))
     result = _escape_start("".join(out))
     # A trailing `#` run closes an ATX heading (`# Fix #` reads "Fix"): keep it as text.
     return re.sub(r"(\s)(#+)$", lambda m: m[1] + "\\#" * len(m[2]), result)
@@ -125,7 +144,8 @@ def md_block(value: object, indent: int = 0) -> str:
         else:
             line = _escape_heading(line.rstrip())
             pieces = _code_spans(line)
-            out.append((True, "".join(p if c else p.replace("<", "&lt;") for c, p in pieces)))
+            prose = (p if c else unlink(p.replace("<", "&lt;")) for c, p in pieces)
+            out.append((True, "".join(prose)))
     if fence is not None:
         out.append((False, fence))
     text = []

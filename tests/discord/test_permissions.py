@@ -23,12 +23,15 @@ def mutating(world: World) -> dict[str, dict]:
         "incident update": {"text": "all good"},
         "incident resolve": {},
         "incident close": {},
+        "incident milestone": {"name": "started", "at": "-5m"},
         "timeline add": {"text": "I was here"},
         "timeline edit": {"id": 1, "text": "rewritten"},
         "timeline delete": {"id": 1},
         "action add": {"text": "something"},
         "action done": {"id": 1},
         "postmortem add": {"section": "summary", "text": "my version"},
+        "watch cert": {"host": "example.com"},
+        "watch remove": {"id": 1},
     }
 
 
@@ -42,18 +45,22 @@ MUTATING = [
     "incident update",
     "incident resolve",
     "incident close",
+    "incident milestone",
     "timeline add",
     "timeline edit",
     "timeline delete",
     "action add",
     "action done",
     "postmortem add",
+    "watch cert",
+    "watch remove",
 ]
 
 
 async def test_every_mutating_command_is_covered(env):
     """MUTATING is every subcommand that is not a read, so a new one cannot be forgotten."""
     reads = {"incident show", "incident list", "timeline show", "action list", "postmortem show"}
+    reads |= {"watch list"}
     names = {
         f"{group.name} {command.name}"
         for group in env.bot.tree.get_commands()

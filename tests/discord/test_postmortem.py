@@ -30,10 +30,27 @@ def drafts(channel: ChannelHandle) -> list[discord.Message]:
     ]
 
 
+def split_files(
+    attachments: list[discord.Attachment],
+) -> tuple[discord.Attachment, discord.Attachment]:
+    """The draft (Markdown) and the picture (PNG) among a message's two files."""
+    names = [a.filename.rsplit(".", 1)[-1] for a in attachments]
+    assert sorted(names) == ["md", "png"], names
+    draft = next(a for a in attachments if a.filename.endswith(".md"))
+    picture = next(a for a in attachments if a.filename.endswith(".png"))
+    assert picture.filename == draft.filename.removesuffix(".md") + ".png"
+    return draft, picture
+
+
+async def picture_of(attachments: list[discord.Attachment]) -> bytes:
+    """The PNG a message carries beside its draft."""
+    return await next(a for a in attachments if a.filename.endswith(".png")).read()
+
+
 async def text_of(message: discord.Message) -> str:
-    """The Markdown of the one file a message carries."""
-    (attachment,) = message.attachments
-    return (await attachment.read()).decode()
+    """The Markdown of the draft a message carries (beside its picture)."""
+    draft, _ = split_files(message.attachments)
+    return (await draft.read()).decode()
 
 
 def file_posts(world: World, channel: ChannelHandle) -> list[dict]:
@@ -73,8 +90,10 @@ async def test_notes_in_several_sections_are_in_the_attached_draft(ready: World)
     assert shown.ephemeral and shown.response.content.startswith(
         "📄 Postmortem draft of **#1 Database down** as it stands now."
     )
-    (attachment,) = shown.response.attachments
+    attachment, _ = split_files(shown.response.attachments)
     assert attachment.filename == DRAFT
+    png = await picture_of(shown.response.attachments)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and 10_000 < len(png) < 1_000_000
     markdown = (await attachment.read()).decode()
     summary, rest = markdown.split("## 2. Summary", 1)[1].split("## 3. Impact", 1)
     assert "The primary database ran out of disk." in summary
@@ -94,7 +113,7 @@ async def test_a_watcher_is_refused_add_but_may_show(ready: World):
     assert isinstance(error.original, PermissionDeniedError)
     shown = await ready.bob.slash(channel, "postmortem show")
     assert shown.ephemeral
-    (attachment,) = shown.response.attachments
+    attachment, _ = split_files(shown.response.attachments)
     markdown = (await attachment.read()).decode()
     assert "mine" not in markdown and "/postmortem add section:summary" in markdown
 
@@ -108,7 +127,8 @@ async def test_notes_may_be_added_after_close(ready: World):
     )
     assert added.acknowledged and not acknowledge(ready.env)
     shown = await ready.alice.slash(ready.general, "postmortem show", incident=1)
-    assert "- It was a Sunday" in (await shown.response.attachments[0].read()).decode()
+    draft, _ = split_files(shown.response.attachments)
+    assert "- It was a Sunday" in (await draft.read()).decode()
 
 
 async def test_close_posts_one_draft_in_the_working_channel_and_one_in_the_thread(
@@ -124,12 +144,15 @@ async def test_close_posts_one_draft_in_the_working_channel_and_one_in_the_threa
     name = "postmortem-1-everyone-database-down.md"
     for place in (channel, thread):
         (message,) = drafts(place)
-        assert message.attachments[0].filename == name
+        draft, _ = split_files(message.attachments)
+        assert draft.filename == name
+        assert (await picture_of(message.attachments)).startswith(b"\x89PNG")
         assert message.content.startswith("📄 Postmortem draft of **#1 @everyone Database down**")
         markdown = await text_of(message)
         assert markdown.startswith("# #1 @\u200beveryone Database down")  # defused in the file
-        assert "| 2026-03-01 12:07:00 | alice | Disk on db-1 is 100% full |" in markdown
-        assert "| 2026-03-01 12:37:00 | alice | Status investigating → resolved |" in markdown
+        assert "| 2026-03-01 12:07:00 | note | alice | Disk on db-1 is 100% full |" in markdown
+        resolved = "| 2026-03-01 12:37:00 | status | alice | Status investigating → resolved |"
+        assert resolved in markdown
         assert "| Status | closed |" in markdown
     posts = file_posts(ready, channel) + file_posts(ready, thread)
     assert len(posts) == 2
@@ -223,7 +246,7 @@ async def test_a_draft_bigger_than_the_file_limit_is_cut_with_a_note(
     for place in (channel, thread_of(ready)):
         (message,) = drafts(place)
         assert export in message.content and "was cut" in message.content
-        (attachment,) = message.attachments
+        attachment, _ = split_files(message.attachments)
         data = await attachment.read()
         assert 15_000 < len(data) <= 20_000
         markdown = data.decode()  # cut at a line, so never inside a character

@@ -112,6 +112,7 @@ async def test_the_tree_holds_every_command_of_the_product(env: Env):
                 "update",
                 "resolve",
                 "close",
+                "milestone",
                 "show",
                 "list",
             ]

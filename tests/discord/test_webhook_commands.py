@@ -21,6 +21,7 @@ async def test_webhook_shows_its_url_once_with_the_public_base(world: World, mak
     found = await world.env.bot.services.webhooks.authenticate(token, AlertSource.ALERTMANAGER)
     assert found.name == "alertmanager" and token not in found.token_hash
     assert "only this once" in result.response.content
+    assert "`docs/monitors.md#prometheus-alertmanager`" in result.response.content
 
 
 async def test_the_public_url_comes_from_the_bot(world: World):

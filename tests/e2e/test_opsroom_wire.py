@@ -104,7 +104,15 @@ async def test_startup_syncs_once_and_again_only_when_the_tree_changes(
         pass
     assert routes_since(double, 0) == [*LOGIN, GLOBAL_SYNC]
     names = {c["name"] for c in double.command_syncs[0]["commands"]}
-    assert names == {"opsroom", "incident", "timeline", "action", "postmortem", "Add to timeline"}
+    assert names == {
+        "opsroom",
+        "incident",
+        "timeline",
+        "action",
+        "postmortem",
+        "watch",
+        "Add to timeline",
+    }
     assert double.command_syncs[0]["guild_id"] is None
 
     mark = len(double.requests)

@@ -51,7 +51,7 @@ async def test_export_renders_the_stored_incident(played):
     services, number = played
     markdown = await export_markdown(services, GUILD, number)
     assert markdown.startswith("# #1 API returns 502s\n")
-    assert "| Time to resolve | resolved | 2026-03-02 00:40:00 | 1h 05m |" in markdown
+    assert "| Time to resolve | resolved | 2026-03-02 00:40:00 | 1h 04m |" in markdown
     assert "typo, ignore" not in markdown  # deleted on the timeline
 
 
@@ -61,7 +61,7 @@ async def test_export_uses_the_template_stored_for_the_guild(played, uow_factory
     template = tmp_path / "ours.md.j2"
     template.write_text("{{ data.label|md }}: {{ data.measures[4].duration }}\n")
     await configure(uow_factory, str(template))
-    assert await export_markdown(services, GUILD, number) == "#1 API returns 502s: 1h 05m\n"
+    assert await export_markdown(services, GUILD, number) == "#1 API returns 502s: 1h 04m\n"
     template.write_text("{{ data.nothing }}")
     with pytest.raises(ValidationError, match="undefined value"):
         await export_markdown(services, GUILD, number)

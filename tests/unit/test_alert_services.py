@@ -175,18 +175,24 @@ async def test_alert_of_another_guild_is_not_found(services, db, clock, webhook,
 async def test_declare_from_alert_attaches_it_and_moves_detection(
     services, db, clock, webhook, responder
 ):
-    """Declaring from an alert puts it on the timeline; detection is when the alert came."""
+    """Declaring from an alert puts it on the timeline, moves detection (and the start of
+    impact) to when it fired, and acknowledges it in the declarer's name."""
     await ingest(db, clock, webhook, sig())
     alert_id = next(iter(db.store.alerts))
-    received = clock.now()
+    fired = db.store.alerts[alert_id].started_at
     clock.advance(minutes=7)
     inc = await services.incidents.declare(
         GUILD, responder, title="DB down", severity=Severity.SEV1, alert_id=alert_id
     )
-    assert inc.detected_at == received and inc.declared_at == received + timedelta(minutes=7)
+    assert inc.detected_at == fired and inc.declared_at == fired + timedelta(minutes=7)
+    assert inc.started_at == fired
     entries = await services.timeline.show(GUILD, IncidentRef(inc.number))
-    assert [e.kind for e in entries] == [EntryKind.ALERT, EntryKind.DECLARED]
-    assert db.store.alerts[alert_id].incident_id == inc.id
+    kinds = [e.kind for e in entries]
+    assert kinds[:2] == [EntryKind.ALERT, EntryKind.DECLARED]
+    assert sorted(kinds[2:]) == [EntryKind.ALERT, EntryKind.MILESTONE, EntryKind.MILESTONE]
+    alert = db.store.alerts[alert_id]
+    assert alert.incident_id == inc.id
+    assert alert.acknowledged_by == responder.person and alert.next_escalation_at is None
 
 
 async def test_attached_stream_follows_the_open_incident(services, db, clock, webhook, responder):

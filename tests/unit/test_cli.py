@@ -58,15 +58,35 @@ class FakeApp(types.ModuleType):
         """Fake `bot.app.sync_commands`."""
         await self._record("sync_commands", guild_id)
 
-    async def create_webhook(self, settings, guild_id, source, name, signing_secret=None):
-        """Fake `bot.app.create_webhook`."""
-        await self._record("create_webhook", guild_id, source, name, signing_secret)
+    async def create_webhook(
+        self,
+        settings,
+        guild_id,
+        source,
+        name,
+        signing_secret=None,
+        *,
+        signature_header=None,
+        timestamp_header=None,
+        **beat,
+    ):
+        """Fake `bot.app.create_webhook` (`beat`: a heartbeat's every and grace, if given)."""
+        await self._record("create_webhook", guild_id, source, name, signing_secret, *beat.items())
+        self.header_names = {
+            "signature_header": signature_header,
+            "timestamp_header": timestamp_header,
+        }
         return f"{settings.public_url}/hooks/{source}/s3cr3t"
 
     async def export_postmortem(self, settings, guild_id, number):
         """Fake `bot.app.export_postmortem`."""
         await self._record("export_postmortem", guild_id, number)
         return f"# #{number} Database down"
+
+    async def export_picture(self, settings, guild_id, number):
+        """Fake `bot.app.export_picture`."""
+        await self._record("export_picture", guild_id, number)
+        return b"\x89PNG fake"
 
 
 @pytest.fixture
@@ -259,6 +279,27 @@ def test_webhook_create_passes_a_signing_secret(fake_app):
     argv = ["webhook", "create", "--guild", "1", "--source", "grafana", "--signing-secret", "k" * 9]
     assert main(argv) == 0
     assert fake_app.calls == [("create_webhook", 1, "grafana", None, "k" * 9)]
+    assert fake_app.header_names == {"signature_header": None, "timestamp_header": None}
+
+
+def test_webhook_create_passes_grafana_header_names(fake_app):
+    """`--signature-header` and `--timestamp-header` reach the app with the secret."""
+    argv = ["webhook", "create", "--guild", "1", "--source", "grafana", "--signing-secret"]
+    argv += ["k" * 9, "--signature-header", "X-Sig", "--timestamp-header", "X-Test-Timestamp"]
+    assert main(argv) == 0
+    assert fake_app.header_names == {
+        "signature_header": "X-Sig",
+        "timestamp_header": "X-Test-Timestamp",
+    }
+
+
+def test_webhook_create_passes_a_heartbeat_schedule(fake_app):
+    """`--source heartbeat --every 5m --grace 2m` reaches the app as its schedule."""
+    argv = ["webhook", "create", "--guild", "1", "--source", "heartbeat", "--name", "backup"]
+    assert main([*argv, "--every", "5m", "--grace", "2m"]) == 0
+    assert fake_app.calls == [
+        ("create_webhook", 1, "heartbeat", "backup", None, ("every", "5m"), ("grace", "2m"))
+    ]
 
 
 def test_webhook_create_rejects_an_unknown_source(fake_app, capsys):
@@ -287,6 +328,19 @@ def test_export_writes_a_file(fake_app, tmp_path, capsys):
     assert main(["export", "--guild", "42", "--incident", "3", "-o", str(target)]) == 0
     assert target.read_text(encoding="utf-8") == "# #3 Database down\n"
     assert capsys.readouterr().out == ""
+
+
+def test_export_png_writes_the_picture_beside_the_markdown(fake_app, tmp_path, capsys):
+    """`export --png FILE` writes the picture to FILE and the Markdown as usual."""
+    picture = tmp_path / "pm.png"
+    assert main(["export", "--guild", "42", "--incident", "3", "--png", str(picture)]) == 0
+    assert picture.read_bytes() == b"\x89PNG fake"
+    assert fake_app.calls == [("export_postmortem", 42, 3), ("export_picture", 42, 3)]
+    out = capsys.readouterr()
+    assert out.out == "# #3 Database down\n" and f"wrote {picture}" in out.err
+    unwritable = tmp_path / "missing" / "pm.png"
+    assert main(["export", "--guild", "42", "--incident", "3", "--png", str(unwritable)]) == 2
+    assert capsys.readouterr().err.startswith(f"opsroom: cannot write {unwritable}")
 
 
 def test_export_to_an_unwritable_path_exits_2(fake_app, tmp_path, capsys):

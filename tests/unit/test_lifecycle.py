@@ -188,11 +188,10 @@ def test_commander_role_only_through_hand_over():
         lifecycle.unassign_role(inc, ALICE, IncidentRole.COMMANDER, AT)
 
 
-def test_detection_moves_only_earlier():
-    """An earlier alert moves detection and impact start back; a later one changes nothing."""
+def test_reopening_drops_a_hand_set_resolution():
+    """Moving back to an open status clears `resolved_at`, even one a person set."""
     inc = incident()
-    lifecycle.note_detection(inc, T0 + timedelta(minutes=5), T0 + timedelta(minutes=5))
-    assert inc.detected_at == T0 and inc.started_at == T0
-    lifecycle.note_detection(inc, T0 - timedelta(minutes=7), T0 - timedelta(minutes=9))
-    assert inc.detected_at == T0 - timedelta(minutes=7)
-    assert inc.started_at == T0 - timedelta(minutes=9)
+    lifecycle.change_status(inc, Status.RESOLVED, T0 + timedelta(minutes=5))
+    inc.by_hand.add("resolved")
+    lifecycle.change_status(inc, Status.INVESTIGATING, T0 + timedelta(minutes=6))
+    assert inc.resolved_at is None and "resolved" not in inc.by_hand

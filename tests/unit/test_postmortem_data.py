@@ -205,9 +205,9 @@ def test_missing_milestones_read_not_yet():
 
 
 def test_first_alert_before_the_first_human_report():
-    """An alert received before anyone spoke: the draft shows the gap people missed."""
+    """An alert that fired before anyone spoke: the draft shows the gap people missed."""
     alerts = [alert(3, id=2, monitor="api"), alert(1, id=1, monitor="www")]
-    entries = [entry(8, "users complain", 1)]
+    entries = [entry(8, "users complain", 1, kind=EntryKind.REPORT)]
     data = build(incident(), entries, alerts)
     assert data.first_alert is not None
     assert (data.first_alert.monitor, data.first_alert.source) == ("www", "uptimerobot")
@@ -216,16 +216,51 @@ def test_first_alert_before_the_first_human_report():
         "2026-03-01 23:31:00",
     )
     assert (data.first_report.author, data.first_report.text) == ("bob", "users complain")
-    assert data.first_report.via == "a timeline entry"
-    assert data.detection == "The first alert arrived 7m before the first human report."
+    assert data.first_report.via == "a report entry"
+    assert data.detection == (
+        "The first alert fired 8m before the first human report "
+        "(it reached Opsroom 1m after it fired)."
+    )
+
+
+def test_first_alert_is_the_one_that_fired_first_not_the_one_received_first():
+    """A slow monitor's alert that fired earlier is the first alert, however late it came."""
+    late = alert(9, id=2, monitor="slow", started_at=at(-5))
+    data = build(incident(), [], [alert(1, id=1, monitor="fast"), late])
+    assert data.first_alert is not None and data.first_alert.monitor == "slow"
+    assert data.first_alert.delivery == "it reached Opsroom 14m after it fired"
 
 
 def test_first_human_report_before_the_first_alert():
-    """A person saw it first (a chat message), and the alert came later."""
-    entries = [entry(2, "502s!", 1, source=EntrySource.MESSAGE)]
+    """A person saw it first (a chat message marked as a report), and the alert came later."""
+    entries = [entry(2, "502s!", 1, source=EntrySource.MESSAGE, kind=EntryKind.REPORT)]
     data = build(incident(), entries, [alert(5)])
     assert data.first_report.via == "a Discord message"
-    assert data.detection == "The first human report came 3m before the first alert."
+    assert data.detection == (
+        "The first human report came 2m before the first alert fired "
+        "(it reached Opsroom 1m after it fired)."
+    )
+
+
+def test_a_report_at_the_moment_the_alert_fired_reads_at_the_same_time():
+    """A zero gap reads "at the same time", never "0s before"."""
+    entries = [entry(4, "down", 1, kind=EntryKind.REPORT)]
+    data = build(incident(), entries, [alert(5, received_at=at(4), started_at=at(4))])
+    assert data.detection == (
+        "The first alert fired at the same time as the first human report "
+        "(it reached Opsroom as it fired)."
+    )
+
+
+def test_notes_and_evidence_are_never_the_first_human_report():
+    """A pasted log line (evidence) or a note before the declaration does not report it."""
+    entries = [
+        entry(1, "ERROR pool exhausted", 1, kind=EntryKind.EVIDENCE),
+        entry(2, "a note", 2),
+    ]
+    data = build(incident(), entries, [alert(5)])
+    assert data.first_report.via == "the declaration"
+    assert data.detection.startswith("The first alert fired 6m before the first human report")
 
 
 def test_the_declaration_is_the_first_report_when_nobody_spoke_earlier():

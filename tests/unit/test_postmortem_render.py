@@ -166,15 +166,24 @@ async def test_tables_render_on_github_with_every_row_whole(scenario):
     shapes = table_shapes(markdown)
     assert all(len(set(rows)) == 1 for rows in shapes), shapes
     tables = on_github(markdown).tables
-    header, roles, timeline, measures, actions, alerts = tables
-    assert [len(t) - 1 for t in tables] == [12, 3, 15, 5, 2, 1]  # body rows, as in the data
-    assert timeline[3] == [
+    header, roles, timeline, pages, measures, actions, alerts = tables
+    assert [len(t) - 1 for t in tables] == [12, 3, 20, 2, 5, 2, 1]  # body rows, as in the data
+    assert timeline[6] == [
         "2026-03-01 23:52:10",
+        "report",
         "bob",
         f"Seeing 502s on the API | @{ZWSP}everyone",
         "link",
     ]
-    assert measures[5] == ["Time to resolve", "resolved", "2026-03-02 00:40:00", "1h 05m"]
+    assert pages[1] == [
+        "2026-03-01 23:45:00",
+        "on-call role",
+        "1",
+        "HighErrorRate | 5xx > 5%",
+        "yes, by alice after 10m",
+    ]
+    assert measures[1] == ["Time to detect", "detected", "2026-03-01 23:38:00", "2m"]
+    assert measures[5] == ["Time to resolve", "resolved", "2026-03-02 00:40:00", "1h 04m"]
 
 
 async def test_placeholders_prompt_the_author_for_missing_sections(scenario):
@@ -225,7 +234,7 @@ async def test_hostile_text_does_not_break_the_page(services, db, clock):
     assert not page.tags & {"div", "script", "b"}
     assert re.search(r"@(everyone|here)", markdown) is None
     timeline = page.tables[2]
-    texts = [row[2] for row in timeline[1:]]
+    texts = [row[3] for row in timeline[1:]]
     assert "pipe | in | text" in texts
     assert "two\nlines\nand\nmore" in texts
     assert "# heading?" in texts and "- not a list" in texts and "1. not a list either" in texts
@@ -233,8 +242,8 @@ async def test_hostile_text_does_not_break_the_page(services, db, clock):
     assert "back\\slash \\| escaped pipe" in texts
     assert "<div><script>alert(1)</script>" in texts
     assert "trailing hashes ##" in texts
-    assert all(len(row) == 4 for row in timeline)
-    actions = page.tables[4]
+    assert all(len(row) == 5 for row in timeline)
+    actions = page.tables[4]  # header, roles, timeline, measures (no pages), actions
     assert [row[1] for row in actions[1:]] == [
         "pipe | in | text",
         "two\nlines\nand\nmore",

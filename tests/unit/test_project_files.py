@@ -27,12 +27,14 @@ def test_env_example_lists_every_setting():
         name = env_name(field)
         assert re.search(rf"^#? ?{name}=", example, re.MULTILINE), name
         if info.default is not None:
-            assert f"{name}={info.default}" in example, name
+            default = str(info.default).lower() if isinstance(info.default, bool) else info.default
+            assert f"{name}={default}" in example, name
 
 
 def test_readme_documents_every_setting():
-    """The README's configuration table names each OPSROOM_* setting."""
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    """The README's configuration table (or a page of docs/) names each OPSROOM_* setting."""
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    readme = "\n".join(page.read_text(encoding="utf-8") for page in pages if page.exists())
     for field in Settings.model_fields:
         assert f"`{env_name(field)}`" in readme, field
 

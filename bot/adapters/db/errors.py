@@ -29,6 +29,7 @@ RULE_MESSAGES: dict[str, str] = {
     "uq_alerts_one_firing_per_stream": "That monitor already has an open alert.",
     "uq_webhooks_token_hash": "A webhook with that token already exists.",
     "uq_reminders_one_pending": "That reminder is already scheduled.",
+    "uq_cert_watches_guild_id_host_port": "That host and port are already watched here.",
 }
 """Every unique constraint that encodes a rule, with the sentence a user reads when it fires."""
 
@@ -101,6 +102,41 @@ def _reason(error: BaseException, url: URL | None) -> str:
     return str(error) or type(error).__name__
 
 
+SQLITE_OUTAGES = {
+    "database or disk is full": "the disk is full",
+    "attempt to write a readonly database": "the database is read-only",
+    "disk i/o error": "a disk I/O error",
+    "unable to open database file": "the database file cannot be opened",
+    "no such table": "Opsroom's tables are missing (run `opsroom migrate`)",
+}
+"""SQLite messages that mean "this database cannot take writes now", not a bug: each becomes
+a StorageUnavailableError (a 503 with Retry-After, one line in Discord) with this reason."""
+
+PG_OUTAGES = {
+    "53": "the database server is out of resources (disk, memory or connections)",
+    "42P01": "Opsroom's tables are missing (run `opsroom migrate`)",
+    "3D000": "the database does not exist",
+    "57P": "the database server is shutting down or starting",
+}
+"""PostgreSQL SQLSTATEs (or their prefixes) with the same meaning. Not 25006 (a write in a
+READ ONLY transaction): Opsroom's own readers are read-only, so that one is a bug to see."""
+
+
+def _outage(error: sa_exc.DBAPIError) -> str | None:
+    """The reason, when a driver error is one of the known outages above."""
+    said = str(error.orig).lower()
+    for fragment, reason in SQLITE_OUTAGES.items():
+        if fragment in said:
+            return reason
+    for source in (error.orig, getattr(error.orig, "__cause__", None)):
+        state = getattr(source, "sqlstate", None) or getattr(source, "pgcode", None)
+        if isinstance(state, str):
+            for prefix, reason in PG_OUTAGES.items():
+                if state.startswith(prefix):
+                    return reason
+    return None
+
+
 def unavailable(
     error: BaseException, url: URL | str | None = None, *, connecting: bool = False
 ) -> StorageUnavailableError | None:
@@ -120,6 +156,8 @@ def unavailable(
         return StorageUnavailableError(f"{where}: the database is busy, try again")
     if connecting:
         return StorageUnavailableError(f"{where}: {_reason(error, url)}")
+    if (reason := _outage(error)) is not None:
+        return StorageUnavailableError(f"{where}: {reason}")
     if error.connection_invalidated:
         return StorageUnavailableError(f"{where}: the connection was lost")
     return None

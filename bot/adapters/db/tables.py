@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    false,
 )
 
 from bot.adapters.db.types import Snowflake, UtcDateTime, surrogate_key
@@ -97,6 +99,8 @@ incidents = Table(
     Column("card_message_id", Snowflake),
     Column("room_message_id", Snowflake),
     Column("room_thread_id", Snowflake),
+    # Milestones a person set with /incident milestone, comma-separated: inference leaves them.
+    Column("milestones_by_hand", String, nullable=False, server_default=""),
     UniqueConstraint("guild_id", "number"),
     Index("ix_incidents_channel_id", "channel_id"),
     Index("ix_incidents_room_thread_id", "room_thread_id"),
@@ -141,6 +145,8 @@ webhooks = Table(
     *person("created_by", nullable=True),
     Column("revoked_at", UtcDateTime),
     Column("signing_secret", String),
+    Column("signature_header", String),  # NULL: Grafana's default header names
+    Column("timestamp_header", String),
     UniqueConstraint("token_hash"),
     Index("ix_webhooks_guild_id", "guild_id"),
     person_pair("created_by"),
@@ -173,6 +179,7 @@ alerts = Table(
     Column("next_escalation_at", UtcDateTime),
     Column("relay_channel_id", Snowflake),
     Column("relay_message_id", Snowflake),
+    Column("notice", Boolean, nullable=False, server_default=false()),
     # One row per explicit episode; NULL episode keys are distinct, so this does not limit
     # sources without episodes (the partial index below does).
     UniqueConstraint("guild_id", "source", "stream_key", "episode_key"),
@@ -235,6 +242,7 @@ timeline_revisions = Table(
     *person("by"),
     Column("old_text", Text, nullable=False),
     Column("old_event_at", UtcDateTime, nullable=False),
+    Column("old_kind", String(CODE)),  # NULL in revisions older than entry kinds
     Index("ix_timeline_revisions_entry_id", "entry_id"),
 )
 
@@ -342,4 +350,66 @@ counters = Table(
     metadata,
     Column("scope", String(128), primary_key=True),
     Column("value", Integer, nullable=False),
+)
+
+pages = Table(
+    "pages",
+    metadata,
+    Column("id", surrogate_key(), primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column(
+        "alert_id",
+        surrogate_key(),
+        ForeignKey("alerts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("level", Integer, nullable=False),
+    Column("target", String(CODE), nullable=False),
+    Column("target_id", BigInteger),  # a role, member or pager id
+    Column("target_name", String, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=False),
+    Index("ix_pages_alert_id_sent_at", "alert_id", "sent_at"),
+)
+
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column(
+        "webhook_id",
+        Integer,
+        ForeignKey("webhooks.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("every_seconds", Integer, nullable=False),
+    Column("grace_seconds", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("due_at", UtcDateTime),  # NULL while missed: the next ping sets it
+    Column("last_ping_at", UtcDateTime),
+    Column("missed_at", UtcDateTime),
+    Index("ix_heartbeats_guild_id", "guild_id"),
+    Index("ix_heartbeats_due_at", "due_at"),
+)
+
+cert_watches = Table(
+    "cert_watches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("host", String(253), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("owner", String),
+    Column("runbook", String),
+    Column("created_at", UtcDateTime, nullable=False),
+    *person("created_by", nullable=True),
+    Column("next_check_at", UtcDateTime, nullable=False),
+    Column("last_checked_at", UtcDateTime),
+    Column("not_after", UtcDateTime),
+    Column("problem", String(CODE)),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("guild_id", "host", "port"),
+    Index("ix_cert_watches_next_check_at", "next_check_at"),
+    person_pair("created_by"),
 )

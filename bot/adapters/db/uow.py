@@ -14,11 +14,14 @@ from bot.adapters.db.errors import session_url, storage_errors
 from bot.adapters.db.repositories import (
     SqlActionRepository,
     SqlAlertRepository,
+    SqlCertWatchRepository,
     SqlGuildRepository,
+    SqlHeartbeatRepository,
     SqlIncidentRepository,
     SqlMetaRepository,
     SqlNoteRepository,
     SqlOutboxRepository,
+    SqlPageRepository,
     SqlReminderRepository,
     SqlTimelineRepository,
     SqlWebhookRepository,
@@ -26,12 +29,15 @@ from bot.adapters.db.repositories import (
 from bot.core.ports import (
     ActionRepository,
     AlertRepository,
+    CertWatchRepository,
     Clock,
     GuildRepository,
+    HeartbeatRepository,
     IncidentRepository,
     MetaRepository,
     NoteRepository,
     OutboxRepository,
+    PageRepository,
     ReminderRepository,
     TimelineRepository,
     WebhookRepository,
@@ -61,6 +67,9 @@ class SqlUnitOfWork:
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    pages: PageRepository
+    heartbeats: HeartbeatRepository
+    cert_watches: CertWatchRepository
 
     def __init__(
         self,
@@ -121,6 +130,9 @@ class SqlUnitOfWork:
         self.meta = SqlMetaRepository(session)
         self.outbox = SqlOutboxRepository(session, self._clock)
         self.reminders = SqlReminderRepository(session)
+        self.pages = SqlPageRepository(session)
+        self.heartbeats = SqlHeartbeatRepository(session)
+        self.cert_watches = SqlCertWatchRepository(session)
         return self
 
     async def commit(self) -> None:

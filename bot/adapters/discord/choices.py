@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from discord import app_commands
 
-from bot.core.model import ActionKind, IncidentRole, PostmortemSection, Severity, Status
+from bot.core.milestones import MilestoneName
+from bot.core.model import (
+    WRITTEN_KINDS,
+    ActionKind,
+    IncidentRole,
+    PostmortemSection,
+    Severity,
+    Status,
+)
 
 SEVERITIES = [app_commands.Choice(name=f"{s.value} ({s.label})", value=s.value) for s in Severity]
 STATUSES = [app_commands.Choice(name=s.value, value=s.value) for s in Status]
@@ -30,3 +38,18 @@ POSTMORTEM_SECTIONS = [
     app_commands.Choice(name=SECTION_TITLES.get(s, s.value), value=s.value)
     for s in PostmortemSection
 ]
+ENTRY_KINDS = [
+    app_commands.Choice(name=f"{k.value}: {hint}", value=k.value)
+    for k, hint in zip(
+        WRITTEN_KINDS,
+        (
+            "anything worth keeping",
+            "someone noticed or reported the problem",
+            "a log line, graph or quote kept as proof",
+            "something done",
+            "a decision made",
+        ),
+        strict=True,
+    )
+]
+MILESTONES = [app_commands.Choice(name=m.value, value=m.value) for m in MilestoneName]

@@ -28,7 +28,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.setup", "cogs.incidents", "cogs.timeline", "cogs.actions", "cogs.postmortem")
+EXTENSIONS = (
+    "cogs.setup",
+    "cogs.incidents",
+    "cogs.timeline",
+    "cogs.actions",
+    "cogs.postmortem",
+    "cogs.watch",
+)
 DEFAULT_PUBLIC_URL = "http://localhost:8080"
 _MESSAGE_PATH = re.compile(r"/channels/\d+/messages(/\d+)?$")
 GENERIC_ERROR = "Something went wrong on our side; it has been logged. Please try again."

@@ -10,6 +10,10 @@ delivered late (the bot was down) is skipped if the incident was reopened since,
 again since (that close's own event posts the draft). The draft is rendered at delivery,
 from what is stored then.
 
+Beside the draft goes its picture (`postmortem-N-slug.png`: status phases, milestones, alerts
+and pages on one time axis), drawn in a worker thread; a picture that cannot be drawn is
+logged and left out, never holding the draft back.
+
 A file stays within Discord's upload limit (`MAX_FILE_BYTES`, 10 MiB by default): a larger
 draft is cut at a line and ends with a note naming the `opsroom export` command that gives
 the whole of it.
@@ -29,11 +33,17 @@ from bot.adapters.discord.notifier import nonce
 from bot.core.errors import ValidationError
 from bot.core.events import StoredEvent, Topic
 from bot.core.model import Incident, Status
-from bot.postmortem.export import draft_filename, export_markdown
+from bot.postmortem.export import (
+    draft_filename,
+    export_markdown,
+    export_picture,
+    picture_filename,
+)
 
 if TYPE_CHECKING:
     from bot.adapters.discord.client import OpsroomBot
     from bot.adapters.discord.notifier import DiscordNotifier
+    from bot.core.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +64,26 @@ class DraftFile:
     def file(self) -> discord.File:
         """A fresh `discord.File` (one is consumed by each send)."""
         return discord.File(io.BytesIO(self.data), filename=self.filename)
+
+
+async def draw_picture(services: Services, incident: Incident) -> bytes | None:
+    """The incident's picture as PNG bytes, or None (logged) if it cannot be drawn."""
+    try:
+        return await export_picture(services, incident.guild_id, incident.number)
+    except Exception:  # the picture is a bonus: the draft must go out without it
+        log.exception("could not draw the picture of %s", incident.label)
+        return None
+
+
+def attachments(
+    draft: DraftFile | None, picture: bytes | None, incident: Incident
+) -> list[discord.File]:
+    """Fresh files for one message: the draft (if it rendered) and the picture (if drawn)."""
+    files = [draft.file()] if draft else []
+    if picture is not None:
+        name = picture_filename(incident.number, incident.title)
+        files.append(discord.File(io.BytesIO(picture), filename=name))
+    return files
 
 
 def export_command(incident: Incident) -> str:
@@ -133,6 +163,7 @@ class DraftPoster:
         else:
             draft = draft_file(markdown, incident)
             text = draft_message(incident, draft, closed=True)
+        png = await draw_picture(self.bot.services, incident) if draft else None
         incident = await self.rooms.ensure(incident.guild_id, incident.number)
         places = [(WORKING_CHANNEL, incident.channel_id), (THREAD, incident.room_thread_id)]
         for part, channel_id in places:
@@ -141,9 +172,10 @@ class DraftPoster:
                 log.warning("%s: no channel %s for the draft", incident.label, channel_id)
                 continue
             try:
+                files = attachments(draft, png, incident)
                 await channel.send(
                     text,
-                    file=draft.file() if draft else discord.utils.MISSING,
+                    files=files or discord.utils.MISSING,
                     nonce=nonce(stored.id, part),
                     allowed_mentions=NONE,
                 )

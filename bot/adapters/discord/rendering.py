@@ -46,6 +46,11 @@ KIND_MARKS = {
     EntryKind.ROLE: "👤",
     EntryKind.ALERT: "🔔",
     EntryKind.ACTION: "✅",
+    EntryKind.REPORT: "🗣️",
+    EntryKind.EVIDENCE: "📎",
+    EntryKind.DECISION: "⚖️",
+    EntryKind.MILESTONE: "📍",
+    EntryKind.PAGE: "📟",
 }
 SUPPORT_ROLES = [r for r in IncidentRole if r is not IncidentRole.COMMANDER]
 _SLUG_JUNK = re.compile(r"[^\w]+")
@@ -145,13 +150,22 @@ def incident_card(incident: Incident) -> discord.Embed:
 
 
 def timeline_line(entry: TimelineEntry) -> str:
-    """One entry: `5 · 14:03:12 📝 alice: text · jump`, times in Discord markup."""
+    """One entry: `5 · 14:03:12 🗣️ report · alice: text · jump`, times in Discord markup.
+
+    People's entries other than notes name their kind (report, evidence, action, decision), so
+    a reader tells a report from a pasted log line; other entries carry only their mark.
+    """
     author = f"**{entry.author.name}**: " if entry.author else ""
     link = f" · [jump]({entry.jump_url})" if entry.jump_url else ""
     edited = " *(edited)*" if entry.edited_at else ""
+    kind = (
+        f"*{entry.kind.value}* · "
+        if entry.kind.written and entry.kind is not EntryKind.NOTE
+        else ""
+    )
     return (
         f"`{entry.seq}` {ts(entry.event_at, 'T')} {KIND_MARKS[entry.kind]} "
-        f"{author}{entry.text}{edited}{link}"
+        f"{kind}{author}{entry.text}{edited}{link}"
     )
 
 

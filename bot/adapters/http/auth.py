@@ -52,12 +52,25 @@ def bearer_token(header: str | None) -> str | None:
     return token
 
 
-def signature_valid(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
-    """Whether the Grafana HMAC-SHA256 signature header matches, compared in constant time."""
-    given = headers.get(SIGNATURE_HEADER, "").strip().lower().removeprefix("sha256=")
+def signature_valid(
+    secret: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    signature_header: str | None = None,
+    timestamp_header: str | None = None,
+) -> bool:
+    """Whether the Grafana HMAC-SHA256 signature header matches, compared in constant time.
+
+    `signature_header` and `timestamp_header` are the names a contact point was given
+    instead of Grafana's defaults; with a `timestamp_header`, only that one is read.
+    """
+    given = headers.get(signature_header or SIGNATURE_HEADER, "").strip().lower()
+    given = given.removeprefix("sha256=")
     if not given:
         return False
-    timestamp = next((headers[name] for name in TIMESTAMP_HEADERS if headers.get(name)), None)
+    names = (timestamp_header,) if timestamp_header else TIMESTAMP_HEADERS
+    timestamp = next((headers[name] for name in names if headers.get(name)), None)
     message = body if timestamp is None else timestamp.strip().encode() + b":" + body
     expected = hmac.new(secret.encode("utf-8", "surrogatepass"), message, hashlib.sha256)
     return hmac.compare_digest(expected.hexdigest().encode(), given.encode("utf-8", "replace"))

@@ -22,7 +22,12 @@ from bot.core.errors import ConflictError, StorageUnavailableError
 log = logging.getLogger(__name__)
 
 UNAVAILABLE = "temporarily unavailable"
+RETRY_AFTER_SECONDS = 5
+"""What a 503 asks a sender to wait: long enough for a locked or briefly full database to
+recover, short enough that an alert is late by seconds, not minutes."""
 _SOURCES = frozenset(source.value for source in AlertSource)
+EVENTS_CLIENT_PATHS = ("/hooks/events/v2/enqueue", "/v2/enqueue")
+"""Where PagerDuty's client libraries post (they append `/v2/enqueue` to a base URL)."""
 _MESSAGES = {
     404: "not found",
     405: "method not allowed",
@@ -41,7 +46,9 @@ class HttpError(Exception):
 
 
 def json_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
-    """`{"error": message}` with the status."""
+    """`{"error": message}` with the status; every 503 says when to retry."""
+    if status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **(headers or {})}
     return web.json_response({"error": message}, status=status, headers=headers)
 
 
@@ -57,6 +64,7 @@ def error_middleware(metrics: Metrics | None = None) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         began = time.perf_counter()
+        is_events_path = request.path in EVENTS_CLIENT_PATHS
         try:
             response = await handler(request)
         except HttpError as exc:
@@ -82,8 +90,8 @@ def error_middleware(metrics: Metrics | None = None) -> Middleware:
         except Exception:
             log.exception("unexpected error answering %s %s", request.method, _loggable(request))
             response = json_error(503, UNAVAILABLE)
-        if metrics is not None and request.path.startswith("/hooks/"):
-            source = request.match_info.get("source")
+        if metrics is not None and (request.path.startswith("/hooks/") or is_events_path):
+            source = request.match_info.get("source", "events" if is_events_path else None)
             metrics.webhook_request(
                 source if source in _SOURCES else "unknown",
                 response.status,

@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.adapters.http.errors import RETRY_AFTER_SECONDS
+
 log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[str | None]]
@@ -32,7 +34,11 @@ async def readyz(request: web.Request) -> web.Response:
         if reason is not None:
             failures[name] = reason
     if failures:
-        return web.json_response({"status": "unavailable", "failing": failures}, status=503)
+        return web.json_response(
+            {"status": "unavailable", "failing": failures},
+            status=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     return web.json_response({"status": "ok"})
 
 

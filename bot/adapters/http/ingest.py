@@ -46,6 +46,9 @@ STOP_TIMEOUT_SECONDS = 30.0
 CommitListener = Callable[[Sequence[Ingested]], None]
 """Called after each commit with what it stored, e.g. to wake the Discord relay at once."""
 
+StorageGuard = Callable[[], str | None]
+"""Asked before each commit: None when storage is usable, else why not (the batch gets 503)."""
+
 
 @dataclass
 class _Pending:
@@ -71,6 +74,7 @@ class IngestWriter:
         linger: float = LINGER_SECONDS,
         max_pending: int = MAX_PENDING,
         timeout: float = SUBMIT_TIMEOUT_SECONDS,
+        guard: StorageGuard | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
@@ -81,6 +85,7 @@ class IngestWriter:
         self._linger = linger
         self._max_pending = max_pending
         self._timeout = timeout
+        self._guard = guard
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -204,6 +209,8 @@ class IngestWriter:
 
     async def _commit(self, batch: list[_Pending]) -> list[list[Ingested]]:
         """One unit of work for the whole batch, one commit."""
+        if self._guard is not None and (reason := self._guard()) is not None:
+            raise StorageUnavailableError(reason)
         async with self._uow_factory() as uow:
             results = await ingest_batch(
                 uow, [(p.webhook, p.signals) for p in batch], self._clock.now()

@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator, Mapping
 from aiohttp import web
 
 from bot.adapters.http.auth import CACHE_SECONDS, WebhookAuthenticator
+from bot.adapters.http.bodies import MAX_BODY
 from bot.adapters.http.errors import error_middleware
 from bot.adapters.http.health import ReadinessCheck, add_health_routes
-from bot.adapters.http.ingest import CommitListener, IngestWriter
+from bot.adapters.http.ingest import CommitListener, IngestWriter, StorageGuard
 from bot.adapters.http.ratelimit import TokenBucketLimiter
-from bot.adapters.http.webhooks import MAX_BODY, ROUTES_KEY, WebhookRoutes, add_webhook_routes
+from bot.adapters.http.serving import HANDLER_ARGS, bounded_keep_alive
+from bot.adapters.http.webhooks import ROUTES_KEY, WebhookRoutes, add_webhook_routes
 from bot.adapters.metrics import Metrics, add_metrics_route
 from bot.core.clock import SystemClock
 from bot.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
@@ -34,6 +36,7 @@ def build_web_app(
     writer: IngestWriter | None = None,
     accept_webhooks: bool = True,
     read_uow_factory: UnitOfWorkFactory | None = None,
+    storage_guard: StorageGuard | None = None,
 ) -> web.Application:
     """`/healthz`, `/readyz`, `/hooks/…` and `/metrics`; the writer runs while the app does.
 
@@ -41,15 +44,23 @@ def build_web_app(
     `readiness_checks` gain an "ingest" check for the writer. Without `accept_webhooks`
     (a `--role bot` process, which no load balancer sends webhooks to) only health and
     metrics are served. Token lookups run in `read_uow_factory`'s units of work (by default
-    the read-only twins of `uow_factory`'s, see `reading_units`).
+    the read-only twins of `uow_factory`'s, see `reading_units`). `storage_guard` is asked
+    before each webhook commit whether storage is usable (e.g. the SQLite file is still
+    the one opened); a reason answers the batch 503.
     """
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware(metrics)])
+    app = web.Application(
+        client_max_size=MAX_BODY,
+        middlewares=[bounded_keep_alive, error_middleware(metrics)],
+        handler_args=HANDLER_ARGS,
+    )
     if not accept_webhooks:
         add_health_routes(app, readiness_checks)
         add_metrics_route(app, metrics)
         return app
     clock = clock or SystemClock()
-    writer = writer or IngestWriter(uow_factory, clock, metrics=metrics, on_commit=on_commit)
+    writer = writer or IngestWriter(
+        uow_factory, clock, metrics=metrics, on_commit=on_commit, guard=storage_guard
+    )
     app[WRITER_KEY] = writer
     add_health_routes(app, {**readiness_checks, "ingest": writer.problem})
     add_webhook_routes(
@@ -61,6 +72,7 @@ def build_web_app(
             ),
             limiter=rate_limiter or TokenBucketLimiter(),
             writer=writer,
+            heartbeats=services.heartbeats,
         ),
     )
     add_metrics_route(app, metrics)

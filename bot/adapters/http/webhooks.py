@@ -1,10 +1,14 @@
 """Webhook routes: `/hooks/{source}/{token}`, `/hooks/{source}` with a Bearer token, and
-`POST /hooks/events` with the token as `routing_key` (PagerDuty clients with a URL override).
+`POST /hooks/events` with the token as `routing_key` (PagerDuty clients with a URL override),
+also as `/hooks/events/v2/enqueue` and `/v2/enqueue`, the paths PagerDuty's client libraries
+append to a base URL.
 
 Checks run cheapest first, so a bad token or a flood costs no body read and no parse:
-source and method → token (404 for every kind of miss, 401 for a malformed Authorization)
-→ rate (429) → body size (413) → signature (401) → content type (415) → payload (400) →
-durable store (202 after commit, 503 when the database cannot take it).
+source and method → Content-Encoding (415) → token (404 for every kind of miss, 401 for a
+malformed Authorization) → rate (429) → body size, inflated or not (413) → signature (401)
+→ content type (415) → payload (400) → durable store (202 after commit, 503 when the
+database cannot take it). An Events body that names its token inside is read before the
+token is known, so it is capped at PagerDuty's 512 KiB.
 """
 
 from __future__ import annotations
@@ -15,17 +19,21 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.adapters.http.auth import WebhookAuthenticator, bearer_token, signature_valid
-from bot.adapters.http.errors import HttpError
+from bot.adapters.http.auth import (
+    SIGNATURE_HEADER,
+    WebhookAuthenticator,
+    bearer_token,
+    signature_valid,
+)
+from bot.adapters.http.bodies import MAX_BODY, MAX_EVENT_BODY, content_encoding, read_body
+from bot.adapters.http.errors import EVENTS_CLIENT_PATHS, HttpError
 from bot.adapters.http.ingest import IngestWriter
 from bot.adapters.http.parsers import PARSERS, events
 from bot.adapters.http.ratelimit import TokenBucketLimiter, retry_after
 from bot.core.alerts import AlertSignal, AlertSource
 from bot.core.errors import NotFoundError
+from bot.core.services import HeartbeatService
 from bot.core.webhooks import Webhook
-
-MAX_BODY = 16 * 1024 * 1024
-"""Largest accepted body (16 MiB); a 500-alert Alertmanager group is about 131 KB."""
 
 NOT_FOUND = "unknown or revoked webhook"
 METHODS: dict[AlertSource, frozenset[str]] = {
@@ -33,6 +41,9 @@ METHODS: dict[AlertSource, frozenset[str]] = {
     AlertSource.ALERTMANAGER: frozenset({"POST"}),
     AlertSource.GRAFANA: frozenset({"POST", "PUT"}),  # Grafana's contact point can use PUT
     AlertSource.EVENTS: frozenset({"POST"}),
+    AlertSource.UPTIMEKUMA: frozenset({"GET", "POST"}),  # its Webhook provider can use GET
+    # Any sender: cron's curl (GET), a load balancer's probe (HEAD), Alertmanager (POST).
+    AlertSource.HEARTBEAT: frozenset({"GET", "HEAD", "POST"}),
 }
 
 
@@ -43,20 +54,25 @@ class WebhookRoutes:
     authenticator: WebhookAuthenticator
     limiter: TokenBucketLimiter
     writer: IngestWriter
+    heartbeats: HeartbeatService | None = None
 
 
 ROUTES_KEY = web.AppKey("webhook_routes", WebhookRoutes)
 
 
 def _source(request: web.Request) -> AlertSource:
-    """The path's source, checked against the method; unknown sources look like bad tokens."""
+    """The path's source, checked against the method and the body's encoding; unknown
+    sources look like bad tokens."""
     try:
-        source = AlertSource(request.match_info["source"])
+        source = AlertSource(request.match_info.get("source", AlertSource.EVENTS.value))
     except ValueError:
         raise HttpError(404, NOT_FOUND) from None
-    allowed = METHODS[source]
+    allowed = METHODS.get(source)
+    if allowed is None:  # a source no webhook can have (certificate alerts)
+        raise HttpError(404, NOT_FOUND)
     if request.method not in allowed:
         raise HttpError(405, "method not allowed", {"Allow": ", ".join(sorted(allowed))})
+    content_encoding(request)
     return source
 
 
@@ -67,7 +83,8 @@ async def hook_by_path(request: web.Request) -> web.Response:
 
 
 async def hook_by_header(request: web.Request) -> web.Response:
-    """`/hooks/{source}` with `Authorization: Bearer <token>` (or `routing_key` for events)."""
+    """`/hooks/{source}` with `Authorization: Bearer <token>` (or `routing_key` for events,
+    also on the Events v2 client paths)."""
     source = _source(request)
     header = request.headers.get("Authorization")
     if header is None and source is AlertSource.EVENTS:
@@ -98,33 +115,26 @@ async def _authorize(request: web.Request, token: str, source: AlertSource) -> W
     return webhook
 
 
-async def _body(request: web.Request) -> bytes:
-    """The raw body, refusing anything above MAX_BODY before reading it when it says so."""
-    if request.method == "GET":
-        return b""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise HttpError(413, "the body is larger than 16 MiB")
-    try:
-        return await request.read()
-    except web.RequestPayloadError as exc:  # e.g. a Content-Encoding the bytes do not match
-        detail = str(exc).split("message:", 1)[-1].strip()
-        raise HttpError(400, f"the body cannot be read: {detail}") from None
-    except ConnectionError:  # the sender went away mid-body; nobody will read the answer
-        raise HttpError(400, "the body was cut short") from None
-
-
 def _check_signature(webhook: Webhook, body: bytes, request: web.Request) -> None:
     """Webhooks with a signing secret accept only bodies signed with it (Grafana's HMAC)."""
     if webhook.signing_secret and not signature_valid(
-        webhook.signing_secret, body, request.headers
+        webhook.signing_secret,
+        body,
+        request.headers,
+        signature_header=webhook.signature_header,
+        timestamp_header=webhook.timestamp_header,
     ):
-        raise HttpError(401, "missing or invalid X-Grafana-Alerting-Signature")
+        header = webhook.signature_header or SIGNATURE_HEADER
+        raise HttpError(401, f"missing or invalid {header}")
 
 
 async def _ingest(request: web.Request, source: AlertSource, token: str | None) -> web.Response:
     """Authenticate, parse, store durably, answer."""
     webhook = await _authorize(request, token, source) if token is not None else None
-    body = await _body(request)
+    if source is AlertSource.HEARTBEAT:
+        assert webhook is not None
+        return await _ping(request, webhook)
+    body = await read_body(request, MAX_EVENT_BODY if source is AlertSource.EVENTS else MAX_BODY)
     content_type = request.headers.get("Content-Type")
     if source is AlertSource.EVENTS:
         if webhook is None:
@@ -156,6 +166,14 @@ async def _ingest(request: web.Request, source: AlertSource, token: str | None) 
     )
 
 
+async def _ping(request: web.Request, webhook: Webhook) -> web.Response:
+    """A heartbeat: whatever the body says, its arrival is the news (the body is not read)."""
+    heartbeats = request.app[ROUTES_KEY].heartbeats
+    if heartbeats is None or await heartbeats.ping(webhook) is None:
+        raise HttpError(404, NOT_FOUND)
+    return web.json_response({"status": "success", "message": "Heartbeat received"}, status=202)
+
+
 async def _store(
     request: web.Request, webhook: Webhook, signals: Sequence[AlertSignal]
 ) -> dict[str, int]:
@@ -171,3 +189,5 @@ def add_webhook_routes(app: web.Application, routes: WebhookRoutes) -> None:
     app[ROUTES_KEY] = routes
     app.router.add_route("*", "/hooks/{source}/{token}", hook_by_path)
     app.router.add_route("*", "/hooks/{source}", hook_by_header)
+    for path in EVENTS_CLIENT_PATHS:
+        app.router.add_route("*", path, hook_by_header)

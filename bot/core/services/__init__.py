@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core.ports import Clock, UnitOfWorkFactory
+from bot.core.ports import CertificateProbe, Clock, UnitOfWorkFactory
 from bot.core.services._base import IncidentRef
 from bot.core.services.alerts import AlertService, Ingested, ingest_signals
 from bot.core.services.guilds import GuildService, WebhookService
@@ -16,12 +16,15 @@ from bot.core.services.timeline import (
     PostmortemService,
     TimelineService,
 )
+from bot.core.services.watch import CertWatchService, HeartbeatService
 
 __all__ = [
     "ActionService",
     "AlertService",
+    "CertWatchService",
     "ChatMessage",
     "GuildService",
+    "HeartbeatService",
     "IncidentRef",
     "IncidentService",
     "Ingested",
@@ -48,10 +51,18 @@ class Services:
     webhooks: WebhookService
     reminders: ReminderService
     timers: TimerService
+    heartbeats: HeartbeatService
+    certs: CertWatchService
 
     @classmethod
-    def build(cls, uow_factory: UnitOfWorkFactory, clock: Clock) -> Services:
-        """Wire every service to the same storage and clock."""
+    def build(
+        cls,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        *,
+        probe: CertificateProbe | None = None,
+    ) -> Services:
+        """Wire every service to the same storage and clock (`probe`: the TLS checker)."""
         return cls(
             guilds=GuildService(uow_factory, clock),
             incidents=IncidentService(uow_factory, clock),
@@ -62,4 +73,6 @@ class Services:
             webhooks=WebhookService(uow_factory, clock),
             reminders=ReminderService(uow_factory, clock),
             timers=TimerService(uow_factory, clock),
+            heartbeats=HeartbeatService(uow_factory, clock),
+            certs=CertWatchService(uow_factory, clock, probe),
         )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.core import milestones
 from bot.core.errors import NotFoundError, ValidationError
 from bot.core.events import Event, Topic
+from bot.core.milestones import MilestoneChange
 from bot.core.model import (
     EntryKind,
     EntrySource,
@@ -43,6 +45,7 @@ class Edit:
     incident: Incident
     config: GuildConfig
     now: datetime
+    actor: Person | None = None
 
     said: list[str] = field(default_factory=list)
 
@@ -119,6 +122,41 @@ async def record(
     return entry
 
 
+async def record_milestones(
+    uow: UnitOfWork,
+    incident: Incident,
+    changes: Sequence[MilestoneChange],
+    actor: Person | None,
+    now: datetime,
+) -> None:
+    """Put each milestone change on the timeline: from what to what, and who caused it."""
+    for change in changes:
+        await record(
+            uow,
+            incident,
+            kind=EntryKind.MILESTONE,
+            text=milestones.describe(change, actor.name if actor else None),
+            at=now,
+            now=now,
+            author=actor,
+            source=EntrySource.COMMAND if change.by_hand else EntrySource.SYSTEM,
+        )
+
+
+async def infer_milestones(
+    uow: UnitOfWork, incident: Incident, actor: Person | None, now: datetime
+) -> bool:
+    """Recompute the inferred milestones from all the incident holds; True if any moved."""
+    assert incident.id is not None
+    changes = milestones.infer(
+        incident,
+        entries=await uow.timeline.list(incident.id),
+        alerts=await uow.alerts.for_incident(incident.id),
+    )
+    await record_milestones(uow, incident, changes, actor, now)
+    return bool(changes)
+
+
 async def incident_changed(uow: UnitOfWork, incident: Incident) -> None:
     """Save the incident and queue its cards for re-rendering."""
     assert incident.id is not None
@@ -162,7 +200,9 @@ class Service:
             config = await uow.guilds.get(guild_id)
             ensure_can_change(actor, config)
             incident = await find_incident(uow, guild_id, ref)
-            edit = Edit(uow, incident, config or GuildConfig(guild_id), self._clock.now())
+            edit = Edit(
+                uow, incident, config or GuildConfig(guild_id), self._clock.now(), actor.person
+            )
             yield edit
             if save:
                 await incident_changed(uow, incident)

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.core import lifecycle
+from bot.core import lifecycle, milestones
 from bot.core.alerts import (
     Alert,
     AlertSignal,
@@ -16,13 +16,22 @@ from bot.core.alerts import (
     acknowledge,
     apply_signal,
     escalate,
+    followed_stream,
 )
 from bot.core.errors import ConflictError, NotFoundError
 from bot.core.events import Event, Topic
-from bot.core.model import EntryKind, EntrySource, GuildConfig, Incident, Member
+from bot.core.model import EntryKind, EntrySource, GuildConfig, Incident, Member, Person
+from bot.core.pages import Page, page_text, role_page
 from bot.core.permissions import ensure_can_change
 from bot.core.ports import EpisodeId, StreamId, UnitOfWork
-from bot.core.services._base import IncidentRef, Service, find_incident, incident_changed, record
+from bot.core.services._base import (
+    IncidentRef,
+    Service,
+    find_incident,
+    incident_changed,
+    record,
+    record_milestones,
+)
 from bot.core.webhooks import Webhook
 
 # Alerts due within this of each other escalate together (so they share one ping); the
@@ -124,7 +133,7 @@ class _Batch:
                 )
             for signal in signals:
                 stream = (guild_id, signal.source, signal.stream_key)
-                self.batch_streams.add(stream)
+                self.batch_streams.add(_followed_id(guild_id, signal))
                 if signal.episode_key is not None:
                     episodes.add((*stream, signal.episode_key))
                 else:
@@ -166,7 +175,7 @@ class _Batch:
         if outcome is Outcome.NEW:
             assert alert is not None
             slot = self._made(alert, stream)
-            if stream in await self._followed():
+            if _followed_id(guild_id, signal) in await self._followed():
                 await self._store_now(slot, outcome)
             else:
                 self.to_insert.append(slot)
@@ -252,12 +261,17 @@ def _stream(alert: Alert) -> StreamId:
     return (alert.guild_id, alert.source, alert.stream_key)
 
 
+def _followed_id(guild_id: int, signal: AlertSignal) -> StreamId:
+    """The stream whose open incident a new alert of `signal` joins (a notice: its monitor's)."""
+    return (guild_id, signal.source, followed_stream(signal.stream_key, notice=signal.notice))
+
+
 async def _store(uow: UnitOfWork, alert: Alert, outcome: Outcome, now: datetime) -> None:
     """Persist an alert change, follow its stream onto an open incident, queue the relay."""
     if outcome is Outcome.NEW:
         await uow.alerts.add(alert)
         incident_id = await uow.alerts.attached_incident(
-            alert.guild_id, alert.source, alert.stream_key
+            alert.guild_id, alert.source, followed_stream(alert.stream_key, notice=alert.notice)
         )
         incident = await uow.incidents.get_by_id(incident_id) if incident_id else None
         if incident is not None:
@@ -275,26 +289,75 @@ async def _store(uow: UnitOfWork, alert: Alert, outcome: Outcome, now: datetime)
     await uow.outbox.add(Event(Topic.ALERT_CHANGED, alert.guild_id, alert.id))
 
 
-async def attach_alert(uow: UnitOfWork, incident: Incident, alert: Alert, now: datetime) -> None:
-    """Put the alert on the incident's timeline; it may move detection and impact earlier."""
+async def attach_alert(
+    uow: UnitOfWork,
+    incident: Incident,
+    alert: Alert,
+    now: datetime,
+    actor: Person | None = None,
+) -> None:
+    """Put the alert, and the pages already sent for it, on the incident's timeline; its fired
+    time and acknowledgement may move detection, acknowledgement and impact earlier."""
     if alert.incident_id == incident.id:
         raise ConflictError(f"That alert is already attached to {incident.label}.")
     lifecycle.ensure_not_closed(incident)
     alert.incident_id = incident.id
-    lifecycle.note_detection(incident, alert.received_at, alert.started_at)
     await uow.alerts.save(alert)
-    await _record_alert(
-        uow,
-        incident,
-        alert,
-        f"Alert firing: {alert.title} ({alert.monitor})",
-        alert.started_at,
-        now,
-    )
+    what = "Notice" if alert.notice else "Alert firing"
+    text = f"{what}: {alert.title} ({alert.monitor})"
+    await _record_alert(uow, incident, alert, text, alert.started_at, now)
     if alert.resolved_at is not None:
         await _record_alert(
             uow, incident, alert, f"Alert resolved: {alert.title}", alert.resolved_at, now
         )
+    assert alert.id is not None
+    for page in await uow.pages.for_alerts([alert.id]):  # paged before it was attached
+        await _record_page(uow, incident, alert, page, now)
+    changes = milestones.note_alert(incident, alert)
+    await record_milestones(uow, incident, changes, actor, now)
+
+
+async def take_alert(
+    uow: UnitOfWork, incident: Incident | None, alert: Alert, actor: Person, now: datetime
+) -> None:
+    """`actor` acknowledges the alert (its escalation stops); its incident hears of it."""
+    acknowledge(alert, actor, now)
+    await uow.alerts.save(alert)
+    await uow.outbox.add(Event(Topic.ALERT_CHANGED, alert.guild_id, alert.id or 0))
+    if incident is None:
+        return
+    text = f"Alert acknowledged by {actor.name}: {alert.title}"
+    await record(
+        uow,
+        incident,
+        kind=EntryKind.ALERT,
+        text=text,
+        at=now,
+        now=now,
+        author=actor,
+        alert_id=alert.id,
+    )
+    changes = milestones.note_alert(incident, alert)
+    await record_milestones(uow, incident, changes, actor, now)
+    if changes:
+        await incident_changed(uow, incident)
+
+
+async def _record_page(
+    uow: UnitOfWork, incident: Incident, alert: Alert, page: Page, now: datetime
+) -> None:
+    """A page as a system entry at the time it was sent."""
+    await record(
+        uow,
+        incident,
+        kind=EntryKind.PAGE,
+        source=EntrySource.SYSTEM,
+        text=page_text(page, alert),
+        at=page.sent_at,
+        now=now,
+        author=None,
+        alert_id=alert.id,
+    )
 
 
 async def _record_alert(
@@ -314,6 +377,26 @@ async def _record_alert(
     )
 
 
+async def record_pages(
+    uow: UnitOfWork,
+    escalated: Sequence[tuple[Alert, EscalationTarget]],
+    configs: dict[int, GuildConfig],
+    now: datetime,
+) -> None:
+    """The Discord pings of one escalation step as pages, each on its incident's timeline."""
+    pages = [role_page(a, t, configs[a.guild_id], now) for a, t in escalated]
+    await uow.pages.add_many(pages)
+    incidents: dict[int, Incident | None] = {}
+    for (alert, _), page in zip(escalated, pages, strict=True):
+        if alert.incident_id is None:
+            continue
+        if alert.incident_id not in incidents:
+            incidents[alert.incident_id] = await uow.incidents.get_by_id(alert.incident_id)
+        incident = incidents[alert.incident_id]
+        if incident is not None:
+            await _record_page(uow, incident, alert, page, now)
+
+
 class AlertService(Service):
     """Alert use cases started by people and by the clock."""
 
@@ -322,24 +405,10 @@ class AlertService(Service):
         async with self._uow_factory() as uow:
             ensure_can_change(actor, await uow.guilds.get(guild_id))
             alert = await self._alert(uow, guild_id, alert_id)
-            now = self._clock.now()
-            acknowledge(alert, actor.person, now)
-            await uow.alerts.save(alert)
-            await uow.outbox.add(Event(Topic.ALERT_CHANGED, guild_id, alert_id))
+            incident = None
             if alert.incident_id is not None:
                 incident = await uow.incidents.get_by_id(alert.incident_id)
-                assert incident is not None
-                text = f"Alert acknowledged by {actor.person.name}: {alert.title}"
-                await record(
-                    uow,
-                    incident,
-                    kind=EntryKind.ALERT,
-                    text=text,
-                    at=now,
-                    now=now,
-                    author=actor.person,
-                    alert_id=alert.id,
-                )
+            await take_alert(uow, incident, alert, actor.person, self._clock.now())
             await uow.commit()
             return alert
 
@@ -352,7 +421,7 @@ class AlertService(Service):
             alert = await self._alert(uow, guild_id, alert_id)
             incident = await find_incident(uow, guild_id, ref)
             now = self._clock.now()
-            await attach_alert(uow, incident, alert, now)
+            await attach_alert(uow, incident, alert, now, actor.person)
             await incident_changed(uow, incident)
             await uow.outbox.add(Event(Topic.ALERT_CHANGED, guild_id, alert_id))
             await uow.commit()
@@ -365,7 +434,8 @@ class AlertService(Service):
 
         Written in batches of `ESCALATION_BATCH` alerts, one transaction each, so a storm's
         escalations never hold the write lock for long; each alert keeps its own next time.
-        """
+        Each step is a page on the record (and on the timeline of the alert's incident); the
+        pages of one run share its time, as the ping they share does."""
         now = self._clock.now()
         horizon = now + ESCALATION_TOGETHER
         configs: dict[int, GuildConfig] = {}
@@ -373,7 +443,7 @@ class AlertService(Service):
         while True:
             async with self._uow_factory() as uow:
                 due = await uow.alerts.due_escalations(horizon, limit=ESCALATION_BATCH)
-                advanced, events = [], []
+                advanced, events, stepped = [], [], []
                 for alert in due:
                     if alert.guild_id not in configs:
                         configs[alert.guild_id] = await self._config(uow, alert.guild_id)
@@ -385,10 +455,12 @@ class AlertService(Service):
                     assert alert.id is not None
                     advanced.append(alert)
                     events.append(Event(Topic.ALERT_ESCALATED, alert.guild_id, alert.id))
-                    done.append((alert, target))
+                    stepped.append((alert, target))
                 await uow.alerts.save_many(advanced)
                 await uow.outbox.add_many(events)
+                await record_pages(uow, stepped, configs, now)
                 await uow.commit()
+            done += stepped
             # A batch that advanced nothing would be read again as it is: stop there.
             if len(due) < ESCALATION_BATCH or not advanced:
                 return done

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
+from datetime import datetime, timedelta
 
 from bot.core.alerts import AlertSource
 from bot.core.errors import NotFoundError, ValidationError
 from bot.core.events import Event, Topic
+from bot.core.heartbeats import new_heartbeat, resolve_signal
 from bot.core.model import GuildConfig, Member, zone
 from bot.core.permissions import ensure_can_configure
+from bot.core.ports import UnitOfWork
 from bot.core.services._base import Service
+from bot.core.services.alerts import ingest_signals
 from bot.core.webhooks import Webhook, hash_token, new_token, token_matches
 
 SETTABLE = frozenset(f.name for f in fields(GuildConfig)) - {"guild_id"}
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")  # an HTTP token
 
 
 class GuildService(Service):
@@ -50,6 +56,11 @@ class GuildService(Service):
             return config
 
 
+async def end_silence(uow: UnitOfWork, webhook: Webhook, at: datetime) -> None:
+    """Resolve the heartbeat's open "missed" alert, if any (ingest ignores it otherwise)."""
+    await ingest_signals(uow, webhook, [resolve_signal(webhook, at)], at)
+
+
 class WebhookService(Service):
     """Webhook tokens: made, listed, revoked, and checked on every request."""
 
@@ -61,11 +72,21 @@ class WebhookService(Service):
         actor: Member | None,
         *,
         signing_secret: str | None = None,
+        signature_header: str | None = None,
+        timestamp_header: str | None = None,
+        heartbeat: tuple[timedelta, timedelta] | None = None,
     ) -> tuple[Webhook, str]:
         """A new webhook and its token, which is returned this once and never stored.
 
-        `signing_secret` (Grafana only) makes every request carry a valid HMAC signature.
+        `signing_secret` (Grafana only) makes every request carry a valid HMAC signature,
+        in `signature_header` and signed with the time in `timestamp_header` when Grafana's
+        contact point renames them; `heartbeat` (every, grace) is required for, and only
+        for, the heartbeat source.
         """
+        if (heartbeat is None) is (source is AlertSource.HEARTBEAT):
+            raise ValidationError(
+                "A heartbeat webhook needs `every` (e.g. 5m); other sources take none."
+            )
         if actor is not None:  # None: the operator on the server's command line
             ensure_can_configure(actor)
         if signing_secret is not None:
@@ -73,6 +94,14 @@ class WebhookService(Service):
                 raise ValidationError("Only Grafana webhooks are signed; leave the secret out.")
             if not 8 <= len(signing_secret) <= 256:
                 raise ValidationError("The signing secret must be 8 to 256 characters long.")
+        headers = {"signature": signature_header, "timestamp": timestamp_header}
+        for what, header in headers.items():
+            if header is None:
+                continue
+            if signing_secret is None:
+                raise ValidationError(f"A {what} header name needs a signing secret.")
+            if not _HEADER_NAME.fullmatch(header):
+                raise ValidationError(f"{header[:100]!r} is not an HTTP header name.")
         token = new_token()
         webhook = Webhook(
             guild_id=guild_id,
@@ -82,9 +111,17 @@ class WebhookService(Service):
             created_at=self._clock.now(),
             created_by=actor.person if actor else None,
             signing_secret=signing_secret,
+            signature_header=signature_header,
+            timestamp_header=timestamp_header,
         )
         async with self._uow_factory() as uow:
             await uow.webhooks.add(webhook)
+            if heartbeat is not None:
+                assert webhook.id is not None
+                every, grace = heartbeat
+                await uow.heartbeats.add(
+                    new_heartbeat(webhook.id, guild_id, every, grace, webhook.created_at)
+                )
             await uow.commit()
         return webhook, token
 
@@ -102,6 +139,8 @@ class WebhookService(Service):
                 raise NotFoundError(f"There is no active webhook {webhook_id} in this server.")
             webhook.revoked_at = self._clock.now()
             await uow.webhooks.save(webhook)
+            if webhook.source is AlertSource.HEARTBEAT:  # nothing could end its miss now
+                await end_silence(uow, webhook, webhook.revoked_at)
             await uow.commit()
             return webhook
 

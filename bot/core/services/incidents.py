@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from bot.core import lifecycle
+from bot.core import lifecycle, milestones
 from bot.core.errors import NotFoundError
 from bot.core.events import Event, Topic
+from bot.core.milestones import MilestoneName
 from bot.core.model import (
     EntryKind,
     EntrySource,
@@ -19,7 +20,7 @@ from bot.core.model import (
     Status,
 )
 from bot.core.permissions import ensure_can_change
-from bot.core.services import reminders
+from bot.core.services import reminders, watch
 from bot.core.services._base import (
     IncidentRef,
     Service,
@@ -28,8 +29,9 @@ from bot.core.services._base import (
     incident_changed,
     log_change,
     record,
+    record_milestones,
 )
-from bot.core.services.alerts import attach_alert
+from bot.core.services.alerts import attach_alert, take_alert
 from bot.core.timeparse import parse_at
 
 
@@ -97,9 +99,14 @@ class IncidentService(Service):
                 alert = await uow.alerts.get(alert_id)
                 if alert is None or alert.guild_id != guild_id:
                     raise NotFoundError("That alert no longer exists.")
-                await attach_alert(uow, incident, alert, now)
-                await uow.outbox.add(Event(Topic.ALERT_CHANGED, guild_id, alert_id))  # its card
+                await attach_alert(uow, incident, alert, now, actor.person)
+                if alert.is_open and alert.acknowledged_at is None and not alert.notice:
+                    # Declaring from an alert takes it: its escalation stops.
+                    await take_alert(uow, incident, alert, actor.person, now)
+                else:
+                    await uow.outbox.add(Event(Topic.ALERT_CHANGED, guild_id, alert_id))
             await reminders.plan_update_nudge(uow, incident, config, now, now)
+            await watch.incident_moved(uow, guild_id, now)
             await incident_changed(uow, incident)
             await uow.commit()
         log_change(incident, actor.person, [text])
@@ -159,6 +166,8 @@ class IncidentService(Service):
         async with self._editing(guild_id, actor, ref) as e:
             old = lifecycle.change_status(e.incident, status, e.now)
             await reminders.status_changed(e.uow, e.incident, old, e.config, e.now)
+            if status is Status.RESOLVED:
+                await watch.incident_moved(e.uow, guild_id, e.now)
             text = f"Status {old.value} → {status.value}"
             if note and note.strip():
                 text += f": {clean_text(note, 'The note')}"
@@ -177,6 +186,17 @@ class IncidentService(Service):
     async def close(self, guild_id: int, actor: Member, ref: IncidentRef) -> Incident:
         """Finish the incident; the postmortem draft is written from what is stored."""
         return await self.set_status(guild_id, actor, ref, Status.CLOSED)
+
+    async def set_milestone(
+        self, guild_id: int, actor: Member, ref: IncidentRef, name: MilestoneName, at: str
+    ) -> Incident:
+        """Set or correct a milestone by hand (also after close, for the postmortem); the
+        change is on the timeline with who made it, and inference leaves it alone after."""
+        async with self._editing(guild_id, actor, ref) as e:
+            when = parse_at(at, now=e.now, tz=e.config.tz)
+            change = milestones.set_by_hand(e.incident, name, when, e.now)
+            await record_milestones(e.uow, e.incident, [change], actor.person, e.now)
+        return e.incident
 
     async def post_update(
         self, guild_id: int, actor: Member, ref: IncidentRef, text: str

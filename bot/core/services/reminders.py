@@ -165,10 +165,15 @@ class TimerService(Service):
     """What the scheduler must wake up for, read from storage (it keeps no state of its own)."""
 
     async def pending(self, limit: int = TIMERS) -> list[Timer]:
-        """The soonest pending reminders and alert escalations, soonest first."""
+        """The soonest pending reminders, alert escalations, heartbeat deadlines and
+        certificate checks, soonest first."""
         async with self._reading() as uow:
             reminders = await uow.reminders.upcoming(limit)
             escalations = await uow.alerts.escalation_times(limit)
+            heartbeats = await uow.heartbeats.deadlines(limit)
+            checks = await uow.cert_watches.next_checks(limit)
         timers = [Timer(f"reminder:{r.id}", Sweep.REMINDERS, r.due_at) for r in reminders]
         timers += [Timer(f"escalation:{a}", Sweep.ESCALATIONS, at) for a, at in escalations]
+        timers += [Timer(f"heartbeat:{h}", Sweep.HEARTBEATS, at) for h, at in heartbeats]
+        timers += [Timer(f"certificate:{w}", Sweep.CERTIFICATES, at) for w, at in checks]
         return sorted(timers, key=lambda t: (t.due_at, t.key))

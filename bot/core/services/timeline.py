@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from bot.core.errors import NotFoundError, ValidationError
 from bot.core.events import Event, Topic
 from bot.core.model import (
+    WRITTEN_KINDS,
     ActionItem,
     ActionKind,
     ActionStatus,
@@ -25,7 +26,16 @@ from bot.core.model import (
 from bot.core.ports import UnitOfWork
 from bot.core.postmortem import PostmortemData, build_postmortem
 from bot.core.services import reminders
-from bot.core.services._base import IncidentRef, Service, clean_text, find_incident, record
+from bot.core.services._base import (
+    Edit,
+    IncidentRef,
+    Service,
+    clean_text,
+    find_incident,
+    incident_changed,
+    infer_milestones,
+    record,
+)
 from bot.core.timeparse import parse_at
 
 
@@ -45,20 +55,29 @@ class TimelineService(Service):
     """Entries people add, edit and delete; every change keeps an audit record."""
 
     async def add(
-        self, guild_id: int, actor: Member, ref: IncidentRef, text: str, at: str | None = None
+        self,
+        guild_id: int,
+        actor: Member,
+        ref: IncidentRef,
+        text: str,
+        at: str | None = None,
+        kind: EntryKind = EntryKind.NOTE,
     ) -> TimelineEntry:
-        """A note at `at` (default now), in the guild's timezone when no offset is given."""
+        """An entry at `at` (default now), in the guild's timezone when no offset is given."""
+        kind = written_kind(kind)
         async with self._editing(guild_id, actor, ref, save=False) as e:
             event_at = parse_at(at, now=e.now, tz=e.config.tz) if at else e.now
-            return await record(
+            entry = await record(
                 e.uow,
                 e.incident,
-                kind=EntryKind.NOTE,
+                kind=kind,
                 text=clean_text(text),
                 at=event_at,
                 now=e.now,
                 author=actor.person,
             )
+            await self._reinfer(e, {kind})
+            return entry
 
     async def add_message(
         self, guild_id: int, actor: Member, message: ChatMessage
@@ -100,18 +119,31 @@ class TimelineService(Service):
         actor: Member,
         ref: IncidentRef,
         seq: int,
-        text: str,
+        text: str | None = None,
         at: str | None = None,
+        kind: EntryKind | None = None,
     ) -> TimelineEntry:
-        """Change an entry's text (and time); the old version stays in the audit trail."""
+        """Change an entry's text, time or kind; the old version stays in the audit trail."""
+        if text is None and at is None and kind is None:
+            raise ValidationError("Nothing to change: give a new text, time or kind.")
         async with self._editing(guild_id, actor, ref, save=False) as e:
             entry = await self._entry(e.uow, e.incident.id, seq)
+            old_kind = entry.kind
             revision = self._revision(entry, RevisionAction.EDIT, actor.person, e.now)
-            entry.text = clean_text(text)
+            if kind is not None:
+                if not old_kind.written:
+                    raise ValidationError(
+                        f"Entry {seq} is a {old_kind.value} entry Opsroom wrote; "
+                        "only people's entries change kind."
+                    )
+                entry.kind = written_kind(kind)
+            if text is not None:
+                entry.text = clean_text(text)
             if at:
                 entry.event_at = parse_at(at, now=e.now, tz=e.config.tz)
             entry.edited_at = e.now
             await self._save(e.uow, guild_id, entry, revision)
+            await self._reinfer(e, {old_kind, entry.kind})
             return entry
 
     async def delete(
@@ -123,7 +155,14 @@ class TimelineService(Service):
             revision = self._revision(entry, RevisionAction.DELETE, actor.person, e.now)
             entry.deleted_at = e.now
             await self._save(e.uow, guild_id, entry, revision)
+            await self._reinfer(e, {entry.kind})
             return entry
+
+    @staticmethod
+    async def _reinfer(e: Edit, kinds: set[EntryKind]) -> None:
+        """A report entry came, went or moved: detection may have moved with it."""
+        if EntryKind.REPORT in kinds and await infer_milestones(e.uow, e.incident, e.actor, e.now):
+            await incident_changed(e.uow, e.incident)
 
     @staticmethod
     async def _entry(uow: UnitOfWork, incident_id: int | None, seq: int) -> TimelineEntry:
@@ -138,7 +177,7 @@ class TimelineService(Service):
         entry: TimelineEntry, action: RevisionAction, by: Person, now: datetime
     ) -> TimelineRevision:
         assert entry.id is not None
-        return TimelineRevision(entry.id, action, now, by, entry.text, entry.event_at)
+        return TimelineRevision(entry.id, action, now, by, entry.text, entry.event_at, entry.kind)
 
     @staticmethod
     async def _save(
@@ -147,6 +186,14 @@ class TimelineService(Service):
         await uow.timeline.save(entry, revision)
         assert entry.id is not None
         await uow.outbox.add(Event(Topic.ENTRY_CHANGED, guild_id, entry.id))
+
+
+def written_kind(kind: EntryKind) -> EntryKind:
+    """A kind people may give an entry (note, report, evidence, action, decision)."""
+    if not kind.written:
+        names = ", ".join(k.value for k in WRITTEN_KINDS)
+        raise ValidationError(f"An entry's kind is one of {names}, not {kind.value}.")
+    return kind
 
 
 _DUE_RELATIVE = re.compile(r"^\+?(\d{1,3})\s*([dw])$")
@@ -230,12 +277,14 @@ class PostmortemService(Service):
         async with self._reading() as uow:
             incident = await find_incident(uow, guild_id, ref)
             assert incident.id is not None
+            alerts = await uow.alerts.for_incident(incident.id)
             return build_postmortem(
                 incident,
                 entries=await uow.timeline.list(incident.id),
-                alerts=await uow.alerts.for_incident(incident.id),
+                alerts=alerts,
                 actions=await uow.actions.list(incident.id),
                 notes=await uow.notes.list(incident.id),
+                pages=await uow.pages.for_alerts([a.id for a in alerts if a.id is not None]),
             )
 
     async def add_note(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -53,7 +54,11 @@ class Hooks:
         self, source: AlertSource, *, secret: str | None = None, guild_id: int = GUILD
     ) -> tuple[Webhook, str]:
         """A new webhook of `source` (with a signing secret if given) and its token."""
-        webhook, token = await self.services.webhooks.create(guild_id, source, None, None)
+        heartbeat = source is AlertSource.HEARTBEAT
+        beat = (timedelta(minutes=5), timedelta(minutes=1)) if heartbeat else None
+        webhook, token = await self.services.webhooks.create(
+            guild_id, source, None, None, heartbeat=beat
+        )
         if secret is not None:
             webhook.signing_secret = secret
             async with self.uow_factory() as uow:

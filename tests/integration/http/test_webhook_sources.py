@@ -278,7 +278,7 @@ async def test_uptimerobot_snake_case_json(hooks: Hooks) -> None:
     assert status == 202
     (alert,) = await hooks.alerts()
     assert alert.stream_key == "url:db1.example.social"
-    assert alert.title == "database host is down: Host Is Unreachable"
+    assert alert.title == "database host: Host Is Unreachable"
     assert "Duration" not in alert.details  # `*alertFriendlyDuration*` was never replaced
 
 

@@ -23,7 +23,7 @@ from bot.adapters.http.parsers.common import (
     media_type,
     parse_time,
 )
-from bot.core.alerts import AlertSource, SignalAction
+from bot.core.alerts import AlertSource, SignalAction, followed_stream
 from tests.paths import fixture_bytes
 
 JSON = "application/json"
@@ -311,6 +311,37 @@ def test_uptimerobot_expiry_stream() -> None:
         "warning",
         False,
     )
+    assert signal.notice  # a notice: never "firing" or "resolved" in the draft
+    assert followed_stream(signal.stream_key, notice=True) == "793105131"  # its monitor's
+    assert followed_stream("793105131:expiry:urgent", notice=True) == "793105131"
+    assert followed_stream("url:https://x.example:expiry", notice=True) == "url:https://x.example"
+    assert followed_stream("a:expiry", notice=False) == "a:expiry"  # only notices follow
+
+
+@pytest.mark.parametrize(
+    ("changes", "urgent"),
+    [
+        ({"sslExpiryDaysLeft": "2", "alertDetails": "SSL certificate expires in 2 days"}, True),
+        ({"sslExpiryDaysLeft": "1"}, True),
+        ({"sslExpiryDaysLeft": "0"}, True),
+        ({"sslExpiryDaysLeft": "3", "alertDetails": "SSL certificate expires in 3 days"}, False),
+        ({"sslExpiryDaysLeft": "*sslExpiryDaysLeft*", "alertDetails": "expires in 1 day"}, True),
+        ({"sslExpiryDaysLeft": "*sslExpiryDaysLeft*", "alertDetails": "expires in 30 days"}, False),
+        ({"sslExpiryDaysLeft": "*x*", "alertDetails": "SSL certificate has expired"}, True),
+        ({"sslExpiryDaysLeft": "soon", "alertDetails": "Domain expiry notice"}, False),
+    ],
+)
+def test_uptimerobot_expiry_two_days_or_less_escalates(
+    changes: dict[str, str], urgent: bool
+) -> None:
+    """An expiry notice saying 2 days or less escalates, on its own stream (so the open
+    7-day notice cannot absorb it as a repeat); one further out stays a notice."""
+    body = {**json.loads(fixture_bytes("uptimerobot/ssl-expiry.json")), **changes}
+    (signal,) = uptimerobot.parse(JSON, dumps(body), {})
+    assert signal.escalates is urgent
+    assert signal.severity == ("critical" if urgent else "warning")
+    expected = "793105131:expiry:urgent" if urgent else "793105131:expiry"
+    assert signal.stream_key == expected
 
 
 @pytest.mark.parametrize(

@@ -88,6 +88,29 @@ UPTIMEROBOT = st.dictionaries(
     st.sampled_from(["1", "2", "3", "*alertType*", "1670958060", "360"]) | st.text() | JSON_VALUES,
     max_size=12,
 )
+UPTIMEKUMA = st.fixed_dictionaries(
+    {},
+    optional={
+        "msg": st.text() | JSON_VALUES,
+        "heartbeat": st.fixed_dictionaries(
+            {},
+            optional={
+                "status": st.sampled_from([0, 1, 2, 3, "0"]) | JSON_VALUES,
+                "time": st.sampled_from(["2026-12-04 19:30:00.123"]) | st.text() | JSON_VALUES,
+                "msg": st.text() | JSON_VALUES,
+                "ping": JSON_VALUES,
+                "monitorID": JSON_VALUES,
+            },
+        )
+        | JSON_VALUES,
+        "monitor": st.dictionaries(
+            st.sampled_from(["id", "name", "url", "hostname", "port", "type"]) | st.text(),
+            JSON_VALUES,
+            max_size=8,
+        )
+        | JSON_VALUES,
+    },
+)
 CONTENT_TYPES = (
     st.none()
     | st.sampled_from(
@@ -105,6 +128,7 @@ DOCUMENTS = {
     AlertSource.GRAFANA: ALERTMANAGER,
     AlertSource.EVENTS: EVENTS,
     AlertSource.UPTIMEROBOT: UPTIMEROBOT,
+    AlertSource.UPTIMEKUMA: UPTIMEKUMA,
 }
 
 
@@ -136,7 +160,7 @@ def run(source: AlertSource, content_type: str | None, body: bytes, query: dict[
 
 @FUZZ
 @given(
-    source=st.sampled_from(list(AlertSource)),
+    source=st.sampled_from(list(PARSERS)),
     content_type=CONTENT_TYPES,
     body=st.binary(max_size=500),
     query=st.dictionaries(st.text(), st.text(), max_size=5),
@@ -149,7 +173,7 @@ def test_random_bytes(
 
 
 @FUZZ
-@given(data=st.data(), source=st.sampled_from(list(AlertSource)))
+@given(data=st.data(), source=st.sampled_from(list(PARSERS)))
 def test_shaped_json(data: st.DataObject, source: AlertSource) -> None:
     """Documents shaped like each source's, with random values anywhere, never crash it."""
     document: Any = data.draw(DOCUMENTS[source])

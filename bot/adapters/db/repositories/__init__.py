@@ -2,6 +2,7 @@
 
 from bot.adapters.db.repositories.alerts import SqlAlertRepository, SqlWebhookRepository
 from bot.adapters.db.repositories.incidents import SqlGuildRepository, SqlIncidentRepository
+from bot.adapters.db.repositories.pages import SqlPageRepository
 from bot.adapters.db.repositories.reminders import SqlReminderRepository
 from bot.adapters.db.repositories.system import SqlMetaRepository, SqlOutboxRepository
 from bot.adapters.db.repositories.timeline import (
@@ -9,15 +10,19 @@ from bot.adapters.db.repositories.timeline import (
     SqlNoteRepository,
     SqlTimelineRepository,
 )
+from bot.adapters.db.repositories.watch import SqlCertWatchRepository, SqlHeartbeatRepository
 
 __all__ = [
     "SqlActionRepository",
     "SqlAlertRepository",
+    "SqlCertWatchRepository",
     "SqlGuildRepository",
+    "SqlHeartbeatRepository",
     "SqlIncidentRepository",
     "SqlMetaRepository",
     "SqlNoteRepository",
     "SqlOutboxRepository",
+    "SqlPageRepository",
     "SqlReminderRepository",
     "SqlTimelineRepository",
     "SqlWebhookRepository",

@@ -58,6 +58,7 @@ def alert_values(alert: Alert) -> dict[str, Any]:
         "next_escalation_at": alert.next_escalation_at,
         "relay_channel_id": alert.relay_channel_id,
         "relay_message_id": alert.relay_message_id,
+        "notice": alert.notice,
     }
 
 
@@ -88,6 +89,7 @@ def alert_from_row(row: RowMapping) -> Alert:
         next_escalation_at=row["next_escalation_at"],
         relay_channel_id=row["relay_channel_id"],
         relay_message_id=row["relay_message_id"],
+        notice=bool(row["notice"]),
     )
 
 
@@ -411,6 +413,8 @@ def webhook_values(webhook: Webhook) -> dict[str, Any]:
         **person_values("created_by", webhook.created_by),
         "revoked_at": webhook.revoked_at,
         "signing_secret": webhook.signing_secret,
+        "signature_header": webhook.signature_header,
+        "timestamp_header": webhook.timestamp_header,
     }
 
 
@@ -426,6 +430,8 @@ def webhook_from_row(row: RowMapping) -> Webhook:
         created_by=person_from(row, "created_by"),
         revoked_at=row["revoked_at"],
         signing_secret=row["signing_secret"],
+        signature_header=row["signature_header"],
+        timestamp_header=row["timestamp_header"],
     )
 
 

@@ -113,6 +113,7 @@ def incident_values(incident: Incident) -> dict[str, Any]:
         "card_message_id": incident.card_message_id,
         "room_message_id": incident.room_message_id,
         "room_thread_id": incident.room_thread_id,
+        "milestones_by_hand": ",".join(sorted(incident.by_hand)),
     }
 
 
@@ -138,6 +139,7 @@ def incident_from_row(row: RowMapping, roles: list[RoleAssignment]) -> Incident:
         latest_update_at=row["latest_update_at"],
         channel_id=row["channel_id"],
         card_message_id=row["card_message_id"],
+        by_hand={name for name in row["milestones_by_hand"].split(",") if name},
         room_message_id=row["room_message_id"],
         room_thread_id=row["room_thread_id"],
         roles=roles,

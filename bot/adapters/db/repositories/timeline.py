@@ -81,6 +81,7 @@ def revision_values(revision: TimelineRevision) -> dict[str, Any]:
         **person_values("by", revision.by),
         "old_text": revision.old_text,
         "old_event_at": revision.old_event_at,
+        "old_kind": revision.old_kind.value if revision.old_kind else None,
     }
 
 
@@ -94,6 +95,7 @@ def revision_from_row(row: RowMapping) -> TimelineRevision:
         by=required_person(row, "by"),
         old_text=row["old_text"],
         old_event_at=row["old_event_at"],
+        old_kind=EntryKind(row["old_kind"]) if row["old_kind"] else None,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from bot.adapters.http.parsers import alertmanager, events, uptimerobot
+from bot.adapters.http.parsers import alertmanager, events, uptimekuma, uptimerobot
 from bot.adapters.http.parsers.common import PayloadError, UnsupportedMediaTypeError
 from bot.core.alerts import AlertSignal, AlertSource
 
@@ -20,6 +20,7 @@ PARSERS: dict[AlertSource, Parser] = {
     AlertSource.ALERTMANAGER: alertmanager.parse,
     AlertSource.GRAFANA: alertmanager.parse_grafana,
     AlertSource.EVENTS: events.parse,
+    AlertSource.UPTIMEKUMA: uptimekuma.parse,
 }
 
 __all__ = ["PARSERS", "Parser", "PayloadError", "UnsupportedMediaTypeError"]

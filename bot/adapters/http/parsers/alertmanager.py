@@ -33,6 +33,7 @@ from bot.adapters.http.parsers.common import (
     mapping_items,
     media_type,
     parse_time,
+    plain_title,
     web_link,
 )
 from bot.core.alerts import AlertSignal, AlertSource, SignalAction
@@ -140,7 +141,7 @@ def _signal(alert: Any, where: str, source: AlertSource, note: str | None) -> Al
         stream_key=key(stream),
         episode_key=episode,
         monitor=cap(monitor, MAX_MONITOR),
-        title=cap(summary or name or monitor, MAX_TITLE),
+        title=cap(plain_title(summary or name or monitor), MAX_TITLE),
         severity=severity,
         details=details((k, v) for k, v in pairs if not k.startswith("__")),
         link=web_link(

@@ -75,6 +75,27 @@ def as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+_STATE_PREFIX = re.compile(
+    r"\s*(?:"
+    r"\[(?:FIRING|RESOLVED)(?:\s*:\s*\d+)?\]"  # Alertmanager's and Grafana's subjects
+    r"|\[Uptime Kuma (?:Monitor [^\]]{0,20}|Alert)\]"  # Uptime Kuma's PagerDuty provider
+    r"|\[?(?:🔴|✅)\s*(?:Down|Up)\]?"  # Uptime Kuma's own messages
+    r"|(?:TRIGGERED|RESOLVED|FIRING|Problem|Resolved(?: in [^:]{1,40})?)\s*:"  # Gatus, Zabbix
+    r")\s*",
+    re.IGNORECASE,
+)
+
+
+def plain_title(text: str) -> str:
+    """A title without the state words a sender put in front of it ("[FIRING:1] ",
+    "[Uptime Kuma Monitor 🔴 Down] ", "RESOLVED: " …): the card shows the state itself, and a
+    resolved card must not say "FIRING". A title that is nothing but a prefix is kept."""
+    rest = text
+    while (match := _STATE_PREFIX.match(rest)) is not None and match.end() > 0:
+        rest = rest[match.end() :]
+    return rest if rest.strip() else text
+
+
 def key(text: str) -> str:
     """A stream key of bounded length: long ones are replaced by their SHA-256."""
     text = clean(text)

@@ -8,6 +8,11 @@ without `dedup_key` gets a new one, returned in the answer so the sender can res
 Validation follows PagerDuty's: a trigger needs `payload.summary`, `payload.source` and a
 `payload.severity` of critical, error, warning or info; every `dedup_key` is at most 255
 characters. A client that works against PagerDuty therefore works here unchanged.
+
+A body sent as `application/x-www-form-urlencoded` that is a JSON object is read as JSON:
+that is what `curl -d '{…}'` sends when the script forgets its Content-Type header.
+Summaries lose a sender's state prefix ("[FIRING:1] …" from Alertmanager's and Grafana's
+PagerDuty routes, "[Uptime Kuma Monitor 🔴 Down] …").
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.adapters.http.parsers.common import (
+    FORM_TYPE,
     MAX_DETAIL_VALUE,
     MAX_MONITOR,
     MAX_TITLE,
@@ -31,6 +37,7 @@ from bot.adapters.http.parsers.common import (
     load_json_object,
     media_type,
     parse_time,
+    plain_title,
     web_link,
 )
 from bot.core.alerts import AlertSignal, AlertSource, SignalAction
@@ -75,7 +82,9 @@ def parse_event(
     new_key: Callable[[], str] = lambda: uuid.uuid4().hex,
 ) -> EventsRequest:
     """One Events v2 event as a signal, with the token and dedup key the answer needs."""
-    if not is_json(media_type(content_type)[0]):
+    media = media_type(content_type)[0]
+    curl_json = media == FORM_TYPE and body.lstrip()[:1] == b"{"
+    if not (is_json(media) or curl_json):
         raise UnsupportedMediaTypeError(content_type or "")
     data = load_json_object(body)
     token = routing_key(data)
@@ -133,7 +142,7 @@ def parse_event(
         action=action,
         stream_key=dedup_key,
         monitor=cap(source, MAX_MONITOR),
-        title=cap(summary, MAX_TITLE),
+        title=cap(plain_title(summary), MAX_TITLE),
         severity=severity,
         details=details(pairs),
         link=web_link(*hrefs, data.get("client_url")),

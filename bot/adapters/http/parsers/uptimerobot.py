@@ -9,6 +9,10 @@ Identity: the stream is the monitor (`monitorID`; without one, as in some hand-w
 bodies, its URL or else its name) and the episode is implicit: a down while one is open
 repeats it, an up resolves it. `alertType` 3 (SSL/domain expiry notice) triggers on its own
 stream `"{monitor}:expiry"`, so an expiry warning never resolves or repeats a down alert.
+Expiry notices do not page, except one saying 2 days or less are left (`sslExpiryDaysLeft`,
+else the days in `alertDetails`, or "expired"): it escalates like the certificate watch's
+2-day alert, on the stream `"{monitor}:expiry:urgent"`, so the earlier notice (open on
+the other stream) cannot swallow it as a repeat.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ DOWN, UP, EXPIRY = "1", "2", "3"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UNREPLACED = re.compile(r"\*[A-Za-z_]+\*")
 _FRIENDLY_TYPES = {"down": DOWN, "up": UP}
+URGENT_DAYS = 2  # an expiry notice this close escalates (as the certificate watch's does)
+_DAYS = re.compile(r"(-?\d+)\s*days?\b", re.IGNORECASE)
 
 
 def _norm(name: str) -> str:
@@ -94,6 +100,21 @@ def _alert_type(fields: Mapping[str, str]) -> str:
     return value
 
 
+def _urgent_expiry(fields: Mapping[str, str]) -> bool:
+    """Whether an expiry notice says 2 days or less are left (or that it has expired)."""
+    left = fields.get("sslexpirydaysleft")
+    text = fields.get("alertdetails", "")
+    if left is None:
+        found = _DAYS.search(text)
+        left = found.group(1) if found else None
+    try:
+        if left is not None:
+            return int(left.strip()) <= URGENT_DAYS
+    except ValueError:
+        pass
+    return "expired" in text.lower() and "expires" not in text.lower()
+
+
 def parse(content_type: str | None, body: bytes, query: Mapping[str, str]) -> list[AlertSignal]:
     """One UptimeRobot notification as one signal."""
     fields = _fields(_body_fields(content_type, body), query.items())
@@ -109,8 +130,10 @@ def parse(content_type: str | None, body: bytes, query: Mapping[str, str]) -> li
         stream = f"name:{name}"
     else:
         raise PayloadError("monitorID is missing (and no monitorURL or monitorFriendlyName)")
+    stream = key(stream)  # the monitor's stream; a notice's is beside it, named after it
+    urgent = kind == EXPIRY and _urgent_expiry(fields)
     if kind == EXPIRY:
-        stream += ":expiry"
+        stream += ":expiry:urgent" if urgent else ":expiry"
     monitor = cap(name or url or monitor_id or "", MAX_MONITOR)
     what = fields.get("alertdetails")
     when = fields.get("alertdatetime")
@@ -124,14 +147,16 @@ def parse(content_type: str | None, body: bytes, query: Mapping[str, str]) -> li
             raise PayloadError(
                 f"alertDuration must be seconds, not {cap(duration, 32)!r}"
             ) from None
+    # Titles name the monitor and what it said, never its state: the card shows that, and
+    # a resolved card must not read "is down".
     if kind == DOWN:
-        action, title, started, ended = SignalAction.TRIGGER, f"{monitor} is down", at, None
+        action, title, started, ended = SignalAction.TRIGGER, monitor, at, None
         title += f": {what}" if what else ""
     elif kind == UP:
         started = None
         if at is not None and lasted is not None and lasted < at - EPOCH:
             started = at - lasted
-        action, title, ended = SignalAction.RESOLVE, f"{monitor} is up", at
+        action, title, ended = SignalAction.RESOLVE, monitor, at
     else:
         action, started, ended = SignalAction.TRIGGER, at, None
         title = f"{monitor}: {what or 'SSL/domain expiry notice'}"
@@ -139,11 +164,12 @@ def parse(content_type: str | None, body: bytes, query: Mapping[str, str]) -> li
         AlertSignal(
             source=AlertSource.UPTIMEROBOT,
             action=action,
-            stream_key=key(stream),
+            stream_key=stream,
             monitor=monitor,
             title=cap(title, MAX_TITLE),
-            severity="warning" if kind == EXPIRY else None,
-            escalates=kind != EXPIRY,  # a notice weeks ahead must not page anyone
+            severity=("critical" if urgent else "warning") if kind == EXPIRY else None,
+            escalates=kind != EXPIRY or urgent,  # a notice weeks ahead must not page anyone
+            notice=kind == EXPIRY,
             details=details(
                 (label, fields.get(name))
                 for label, name in (
