@@ -36,6 +36,7 @@ from bot.adapters.discord import OpsroomBot, create_bot, point_at
 from bot.adapters.discord import sync_commands as discord_sync
 from bot.adapters.http.health import ReadinessCheck
 from bot.adapters.http.server import build_web_app
+from bot.adapters.http.statuspage.serve import CACHE_KEY as STATUS_CACHE_KEY
 from bot.adapters.metrics import Metrics
 from bot.adapters.scheduling import OpsroomScheduler
 from bot.adapters.tls import TlsProbe
@@ -243,8 +244,11 @@ async def _start_http(runtime: Runtime, bot: OpsroomBot | None, role: str) -> we
         metrics=runtime.metrics,
         readiness_checks=checks,
         accept_webhooks=role != "bot",
+        public_url=runtime.settings.public_url,
         storage_guard=runtime.readiness.file_problem if runtime.readiness else None,
     )
+    if STATUS_CACHE_KEY in app:  # this process's own publishing commits show at once
+        runtime.commits.subscribe(app[STATUS_CACHE_KEY].expire)
     runner = web.AppRunner(app, access_log=None)  # no access log: webhook URLs carry tokens
     await runner.setup()
     settings = runtime.settings

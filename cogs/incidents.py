@@ -28,6 +28,7 @@ from bot.core.milestones import MilestoneName
 from bot.core.model import OPEN_STATUSES, Incident, IncidentRole, Severity, Status
 from bot.core.permissions import ensure_can_change
 from bot.core.services import IncidentRef
+from bot.core.statuspage import Impact
 
 Choice = app_commands.Choice
 Text = app_commands.Range[str, 1, 4000]
@@ -192,17 +193,62 @@ class IncidentCog(commands.GroupCog, group_name="incident", group_description="R
         await self._after_status(interaction, changed)
 
     @app_commands.command(name="update")
-    @app_commands.describe(text="The update for everyone watching", incident=INCIDENT)
+    @app_commands.describe(
+        text="The update for everyone watching",
+        public="Also publish it on the status page (commander or comms only)",
+        incident=INCIDENT,
+    )
     @app_commands.autocomplete(incident=open_incident_choices)
     async def update(
-        self, interaction: discord.Interaction, text: Text, incident: int | None = None
+        self,
+        interaction: discord.Interaction,
+        text: Text,
+        public: bool = False,
+        incident: int | None = None,
     ) -> None:
         """Post a status update: shown on the card and in the operating room."""
         changed = await services(interaction).incidents.post_update(
-            guild_id(interaction), member(interaction), ref(interaction, incident), text
+            guild_id(interaction),
+            member(interaction),
+            ref(interaction, incident),
+            text,
+            public=public,
         )
+        where = " and on the status page" if public else ""
         said = limits.truncate(" ".join(text.split()), 300)
-        await announce(interaction, f"📣 Update on **{changed.label}** posted: {said}")
+        await announce(interaction, f"📣 Update on **{changed.label}** posted{where}: {said}")
+
+    @app_commands.command(name="publish")
+    @app_commands.describe(
+        title="The public title (the internal one is never shown)",
+        components="Affected components, comma-separated",
+        impact="How bad it is for the public (default: minor)",
+        incident=INCIDENT,
+    )
+    @app_commands.choices(impact=[Choice(name=i.value, value=i.value) for i in Impact])
+    @app_commands.autocomplete(incident=open_incident_choices)
+    async def publish(
+        self,
+        interaction: discord.Interaction,
+        title: app_commands.Range[str, 1, 200],
+        components: app_commands.Range[str, 1, 1000] | None = None,
+        impact: Choice[str] | None = None,
+        incident: int | None = None,
+    ) -> None:
+        """Put the incident on the public status page (commander or comms only)."""
+        public = await services(interaction).statuspage.publish(
+            guild_id(interaction),
+            member(interaction),
+            ref(interaction, incident),
+            title,
+            components,
+            Impact(impact.value) if impact else None,
+        )
+        page = await services(interaction).statuspage.get(guild_id(interaction))
+        url = f"{bot(interaction).public_url}/status/{page.slug}" if page else "the status page"
+        await announce(
+            interaction, f"🌐 Published as **{public.title}** ({public.impact.value}) on {url}."
+        )
 
     @app_commands.command(name="resolve")
     @app_commands.describe(note="How it was resolved", incident=INCIDENT)

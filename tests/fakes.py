@@ -50,6 +50,7 @@ from bot.core.ports import (
 )
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
+from tests.fake_statuspage import FakeStatusPage, StatusPageStore
 
 T = TypeVar("T")
 
@@ -87,6 +88,7 @@ class Store:
     heartbeats: dict[int, Heartbeat] = field(default_factory=dict)
     cert_watches: dict[int, CertWatch] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    statuspage: StatusPageStore = field(default_factory=StatusPageStore)
     ids: dict[str, Any] = field(default_factory=dict)
 
     def next_id(self, kind: str) -> int:
@@ -296,6 +298,10 @@ class FakeAlerts(_Repo):
 
     async def for_incident(self, incident_id: int) -> list[Alert]:
         return _c([a for a in self.s.alerts.values() if a.incident_id == incident_id])
+
+    async def in_maintenance(self, maintenance_id: int) -> list[Alert]:
+        found = [a for a in self.s.alerts.values() if a.maintenance_id == maintenance_id]
+        return _c([a for a in found if a.is_open])
 
     async def attached_incident(
         self, guild_id: int, source: AlertSource, stream_key: str
@@ -616,6 +622,7 @@ REPOS: dict[str, type[_Repo]] = {
     "meta": FakeMeta,
     "outbox": FakeOutbox,
     "reminders": FakeReminders,
+    "statuspage": FakeStatusPage,
     "pages": FakePages,
     "heartbeats": FakeHeartbeats,
     "cert_watches": FakeCertWatches,

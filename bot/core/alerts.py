@@ -99,6 +99,7 @@ class Alert:
     next_escalation_at: datetime | None = None
     relay_channel_id: int | None = None
     relay_message_id: int | None = None
+    maintenance_id: int | None = None  # fired in this maintenance window: never escalates
     notice: bool = False  # a heads-up (an expiry notice): never "firing" or "resolved"
     id: int | None = None
 

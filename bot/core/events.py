@@ -21,6 +21,8 @@ class Topic(StrEnum):
     ALERT_CHANGED = "alert.changed"  # alert id: post or edit its #alerts message
     ALERT_ESCALATED = "alert.escalated"  # alert id: ping the role its level names
     REMINDER_DUE = "reminder.due"  # reminder id: post the nudge it names
+    PUBLIC_UPDATE = "status.update"  # public update id: announce it (folded if need be)
+    MAINTENANCE_CHANGED = "status.maintenance"  # maintenance id: make or remove its event
 
 
 @dataclass(frozen=True)

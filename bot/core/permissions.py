@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.errors import NotConfiguredError, PermissionDeniedError
-from bot.core.model import GuildConfig, Member
+from bot.core.model import GuildConfig, Incident, IncidentRole, Member
 
 
 def ensure_can_change(member: Member, config: GuildConfig | None) -> None:
@@ -25,3 +25,13 @@ def ensure_can_configure(member: Member) -> None:
     """Setup and webhooks change how the whole guild is alerted: Manage Server only."""
     if not member.manage_guild:
         raise PermissionDeniedError("Only members with Manage Server can configure Opsroom.")
+
+
+def ensure_can_publish(member: Member, incident: Incident) -> None:
+    """Only the incident's commander and its comms role speak for it in public."""
+    allowed = incident.holders(IncidentRole.COMMANDER) + incident.holders(IncidentRole.COMMS)
+    if member.person.id not in {p.id for p in allowed}:
+        raise PermissionDeniedError(
+            f"Only the commander or comms of {incident.label} can publish on the status page; "
+            "ask the commander to give you comms with /incident role."
+        )

@@ -27,6 +27,7 @@ from bot.core.model import (
 )
 from bot.core.pages import Page
 from bot.core.reminders import Reminder, ReminderKind
+from bot.core.statuspage import Component, Maintenance, PublicIncident, PublicUpdate, StatusPage
 from bot.core.webhooks import Webhook
 
 
@@ -137,6 +138,9 @@ class AlertRepository(Protocol):
 
     async def for_incident(self, incident_id: int) -> list[Alert]:
         """Alerts attached to the incident, oldest first."""
+
+    async def in_maintenance(self, maintenance_id: int) -> list[Alert]:
+        """Firing alerts kept quiet by this maintenance window."""
 
     async def attached_incident(
         self, guild_id: int, source: AlertSource, stream_key: str
@@ -311,6 +315,71 @@ class OutboxRepository(Protocol):
     async def mark_done(self, event_ids: Collection[int], at: datetime) -> None: ...
 
 
+class StatusPageRepository(Protocol):
+    """The public read model: pages, components, public incidents and updates, maintenance.
+
+    Only the publishing use cases write here; the web server only reads.
+    """
+
+    async def get(self, guild_id: int) -> StatusPage | None: ...
+
+    async def by_slug(self, slug: str) -> StatusPage | None: ...
+
+    async def version(self, slug: str) -> int | None:
+        """The page's version (None: no such enabled page): one cheap indexed read, so
+        every web process can poll it before serving its cached rendering."""
+
+    async def save(self, page: StatusPage) -> None:
+        """Insert or update the page (a slug another guild holds is a ConflictError)."""
+
+    async def components(self, guild_id: int) -> builtins.list[Component]:
+        """In the order they were added."""
+
+    async def save_component(self, component: Component) -> None:
+        """Insert (setting `id`) or update."""
+
+    async def remove_component(self, component_id: int) -> None: ...
+
+    async def incident(self, incident_id: int) -> PublicIncident | None:
+        """The public side of an internal incident, with its updates, if published."""
+
+    async def incidents(self, guild_id: int, since: datetime) -> builtins.list[PublicIncident]:
+        """Public incidents still active or created since `since`, newest first, with their
+        updates newest first."""
+
+    async def save_incident(self, incident: PublicIncident) -> None:
+        """Insert (setting `id`) or update the public incident (not its updates)."""
+
+    async def add_update(self, update: PublicUpdate) -> None:
+        """Store a public update, setting `id`."""
+
+    async def unannounced(self, guild_id: int, after: datetime) -> builtins.list[PublicUpdate]:
+        """Public updates made after `after` that no announcement carries yet, oldest first."""
+
+    async def announced_since(self, channel_id: int, since: datetime) -> int:
+        """How many announcement messages went to this channel since `since`."""
+
+    async def mark_announced(
+        self, update_ids: Collection[int], channel_id: int, message_id: int, at: datetime
+    ) -> None:
+        """Record the announcement message that carries these updates."""
+
+    async def add_maintenance(self, maintenance: Maintenance) -> None:
+        """Store a window, setting `id`."""
+
+    async def maintenance(self, maintenance_id: int) -> Maintenance | None: ...
+
+    async def maintenances(self, guild_id: int, since: datetime) -> builtins.list[Maintenance]:
+        """Windows not cancelled that end after `since`, soonest first."""
+
+    async def covering(
+        self, guild_ids: Collection[int], at: datetime
+    ) -> builtins.list[Maintenance]:
+        """Windows of these guilds running at `at` (not cancelled)."""
+
+    async def save_maintenance(self, maintenance: Maintenance) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository; nothing is visible to others before commit."""
 
@@ -324,6 +393,7 @@ class UnitOfWork(Protocol):
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    statuspage: StatusPageRepository
     pages: PageRepository
     heartbeats: HeartbeatRepository
     cert_watches: CertWatchRepository

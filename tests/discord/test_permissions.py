@@ -30,6 +30,8 @@ def mutating(world: World) -> dict[str, dict]:
         "action add": {"text": "something"},
         "action done": {"id": 1},
         "postmortem add": {"section": "summary", "text": "my version"},
+        "maintenance schedule": {"title": "Sneaky", "start": "+1h", "end": "+2h"},
+        "maintenance cancel": {"id": 1},
         "watch cert": {"host": "example.com"},
         "watch remove": {"id": 1},
     }
@@ -52,14 +54,20 @@ MUTATING = [
     "action add",
     "action done",
     "postmortem add",
+    "maintenance schedule",
+    "maintenance cancel",
     "watch cert",
     "watch remove",
 ]
+# Other rules, tested in tests/discord/test_statuspage.py: publishing is for the commander
+# or comms, the page itself for Manage Server; its components are responders' (as here).
+OTHER_RULES = {"incident publish", "statuspage enable", "statuspage disable"}
 
 
 async def test_every_mutating_command_is_covered(env):
     """MUTATING is every subcommand that is not a read, so a new one cannot be forgotten."""
     reads = {"incident show", "incident list", "timeline show", "action list", "postmortem show"}
+    reads |= {"maintenance list", "statuspage component"}  # a subgroup, not a command
     reads |= {"watch list"}
     names = {
         f"{group.name} {command.name}"
@@ -67,7 +75,7 @@ async def test_every_mutating_command_is_covered(env):
         if group.name != "opsroom" and hasattr(group, "commands")
         for command in group.commands
     }
-    assert names - reads == set(MUTATING)
+    assert names - reads - OTHER_RULES == set(MUTATING)
 
 
 @pytest.mark.parametrize("name", MUTATING)

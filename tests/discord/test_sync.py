@@ -97,7 +97,7 @@ async def test_the_tree_holds_every_command_of_the_product(env: Env):
     payload = {c["name"]: c for c in tree_payload(env.bot.tree)}
     subcommands = {
         name: sorted(o["name"] for o in payload[name]["options"])
-        for name in ("opsroom", "incident", "timeline", "action")
+        for name in ("opsroom", "incident", "timeline", "action", "statuspage", "maintenance")
     }
     assert subcommands == {
         "opsroom": ["revoke", "setup", "status", "webhook", "webhooks"],
@@ -115,11 +115,16 @@ async def test_the_tree_holds_every_command_of_the_product(env: Env):
                 "milestone",
                 "show",
                 "list",
+                "publish",
             ]
         ),
         "timeline": ["add", "delete", "edit", "show"],
         "action": ["add", "done", "list"],
+        "statuspage": ["component", "disable", "enable"],
+        "maintenance": ["cancel", "list", "schedule"],
     }
+    component = next(o for o in payload["statuspage"]["options"] if o["name"] == "component")
+    assert sorted(o["name"] for o in component["options"]) == ["add", "remove", "set"]
     assert payload["Add to timeline"]["type"] == 3
     for command in payload.values():
         assert command.get("contexts") == [0], command["name"]  # guilds only

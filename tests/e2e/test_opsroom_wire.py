@@ -110,6 +110,8 @@ async def test_startup_syncs_once_and_again_only_when_the_tree_changes(
         "timeline",
         "action",
         "postmortem",
+        "statuspage",
+        "maintenance",
         "watch",
         "Add to timeline",
     }

@@ -29,6 +29,11 @@ RULE_MESSAGES: dict[str, str] = {
     "uq_alerts_one_firing_per_stream": "That monitor already has an open alert.",
     "uq_webhooks_token_hash": "A webhook with that token already exists.",
     "uq_reminders_one_pending": "That reminder is already scheduled.",
+    "uq_status_pages_slug": "That status page slug is taken; choose another.",
+    "uq_status_components_guild_id_name": "There is already a component with that name.",
+    "uq_public_incidents_code": "That public incident id is already used.",
+    "uq_public_incidents_incident_id": "That incident is already on the status page.",
+    "uq_maintenances_code": "That maintenance id is already used.",
     "uq_cert_watches_guild_id_host_port": "That host and port are already watched here.",
 }
 """Every unique constraint that encodes a rule, with the sentence a user reads when it fires."""

@@ -179,6 +179,7 @@ alerts = Table(
     Column("next_escalation_at", UtcDateTime),
     Column("relay_channel_id", Snowflake),
     Column("relay_message_id", Snowflake),
+    Column("maintenance_id", Integer),  # the window that keeps it quiet (never escalated)
     Column("notice", Boolean, nullable=False, server_default=false()),
     # One row per explicit episode; NULL episode keys are distinct, so this does not limit
     # sources without episodes (the partial index below does).
@@ -336,6 +337,101 @@ Index(
     reminders.c.due_at,
     sqlite_where=_pending_reminder,
     postgresql_where=_pending_reminder,
+)
+
+# The public status page's read model: written only by the publishing commands.
+status_pages = Table(
+    "status_pages",
+    metadata,
+    Column("guild_id", Snowflake, primary_key=True, autoincrement=False),
+    Column("slug", String(64), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("announcements_channel_id", Snowflake),
+    Column("version", Integer, nullable=False),  # polled by the web servers: bump on change
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("slug"),  # one page per slug across every guild
+)
+
+status_components = Table(
+    "status_components",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("code", String(CODE), nullable=False),
+    Column("name", String, nullable=False),
+    Column("group_name", String),
+    Column("state", String(CODE), nullable=False),
+    Column("held_by", Integer),  # the incident whose impact set the state
+    Column("position", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("guild_id", "name"),
+)
+
+public_incidents = Table(
+    "public_incidents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column(
+        "incident_id",
+        Integer,
+        ForeignKey("incidents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("code", String(CODE), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("impact", String(CODE), nullable=False),
+    Column("status", String(CODE), nullable=False),
+    Column("components", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    UniqueConstraint("incident_id"),
+    UniqueConstraint("code"),
+    Index("ix_public_incidents_guild_id", "guild_id", "created_at"),
+)
+
+public_updates = Table(
+    "public_updates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "public_incident_id",
+        Integer,
+        ForeignKey("public_incidents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("status", String(CODE), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("announced_channel_id", Snowflake),
+    Column("announced_message_id", Snowflake),
+    Column("announced_at", UtcDateTime),
+    Index("ix_public_updates_public_incident_id", "public_incident_id"),
+    Index("ix_public_updates_guild_id", "guild_id", "created_at"),
+)
+
+maintenances = Table(
+    "maintenances",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("code", String(CODE), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("components", JSON, nullable=False),
+    Column("monitors", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by_id", Snowflake, nullable=False),
+    Column("cancelled_at", UtcDateTime),
+    Column("event_id", Snowflake),
+    UniqueConstraint("code"),
+    Index("ix_maintenances_guild_id", "guild_id", "ends_at"),
 )
 
 meta = Table(

@@ -23,6 +23,7 @@ from bot.adapters.db.repositories import (
     SqlOutboxRepository,
     SqlPageRepository,
     SqlReminderRepository,
+    SqlStatusPageRepository,
     SqlTimelineRepository,
     SqlWebhookRepository,
 )
@@ -39,6 +40,7 @@ from bot.core.ports import (
     OutboxRepository,
     PageRepository,
     ReminderRepository,
+    StatusPageRepository,
     TimelineRepository,
     WebhookRepository,
 )
@@ -67,6 +69,7 @@ class SqlUnitOfWork:
     meta: MetaRepository
     outbox: OutboxRepository
     reminders: ReminderRepository
+    statuspage: StatusPageRepository
     pages: PageRepository
     heartbeats: HeartbeatRepository
     cert_watches: CertWatchRepository
@@ -130,6 +133,7 @@ class SqlUnitOfWork:
         self.meta = SqlMetaRepository(session)
         self.outbox = SqlOutboxRepository(session, self._clock)
         self.reminders = SqlReminderRepository(session)
+        self.statuspage = SqlStatusPageRepository(session)
         self.pages = SqlPageRepository(session)
         self.heartbeats = SqlHeartbeatRepository(session)
         self.cert_watches = SqlCertWatchRepository(session)

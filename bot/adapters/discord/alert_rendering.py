@@ -56,9 +56,11 @@ def one_line(text: str, limit: int) -> str:
 
 
 def state_mark(alert: Alert) -> str:
-    """🔴 firing, 👀 acknowledged, ✅ resolved."""
+    """🔴 firing, 🛠️ in maintenance, 👀 acknowledged, ✅ resolved."""
     if not alert.is_open:
         return "✅"
+    if alert.maintenance_id is not None and not alert.acknowledged_at:
+        return "🛠️"
     return "👀" if alert.acknowledged_at else "🔴"
 
 
@@ -66,6 +68,8 @@ def state_word(alert: Alert) -> str:
     """firing, acknowledged or resolved."""
     if not alert.is_open:
         return "resolved"
+    if alert.maintenance_id is not None and not alert.acknowledged_at:
+        return "in maintenance"
     return "acknowledged" if alert.acknowledged_at else "firing"
 
 
@@ -83,6 +87,8 @@ def state_text(alert: Alert) -> str:
     if alert.acknowledged_at is not None:
         who = mention(alert.acknowledged_by) if alert.acknowledged_by else "its source"
         return f"👀 Acknowledged by {who} {ts(alert.acknowledged_at, 'R')}"
+    if alert.maintenance_id is not None:
+        return "🛠️ Firing, in maintenance (not escalated)"
     return "🔴 Firing"
 
 

@@ -17,6 +17,7 @@ from bot.adapters.discord.alert_relay import AlertRelay
 from bot.adapters.discord.notifier import DiscordNotifier
 from bot.adapters.discord.postmortem import register_postmortem
 from bot.adapters.discord.reminders import register_reminders
+from bot.adapters.discord.statuspage import StatusPageRelay
 from bot.adapters.discord.sync import force_sync, sync_if_changed
 from bot.core.clock import SystemClock
 from bot.core.errors import OpsroomError, StorageUnavailableError
@@ -34,6 +35,7 @@ EXTENSIONS = (
     "cogs.timeline",
     "cogs.actions",
     "cogs.postmortem",
+    "cogs.statuspage",
     "cogs.watch",
 )
 DEFAULT_PUBLIC_URL = "http://localhost:8080"
@@ -147,6 +149,10 @@ class OpsroomBot(commands.Bot):
         )
         register_reminders(self.notifier)
         register_postmortem(self.notifier)
+        self.statuspage_relay = StatusPageRelay(
+            self, uow_factory, clock or SystemClock(), self.public_url
+        )
+        self.statuspage_relay.register(self.notifier)
 
     async def setup_hook(self) -> None:
         """Load the cogs, start the outbox relay, and sync commands if the tree changed."""
@@ -178,6 +184,7 @@ class OpsroomBot(commands.Bot):
         """Stop relaying first, so nothing is half-sent while the connection goes away."""
         await self.notifier.stop()
         await self.alert_relay.stop()
+        await self.statuspage_relay.stop()
         await super().close()
 
 

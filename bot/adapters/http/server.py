@@ -14,6 +14,7 @@ from bot.adapters.http.health import ReadinessCheck, add_health_routes
 from bot.adapters.http.ingest import CommitListener, IngestWriter, StorageGuard
 from bot.adapters.http.ratelimit import TokenBucketLimiter
 from bot.adapters.http.serving import HANDLER_ARGS, bounded_keep_alive
+from bot.adapters.http.statuspage.serve import StatusPageCache, add_status_routes
 from bot.adapters.http.webhooks import ROUTES_KEY, WebhookRoutes, add_webhook_routes
 from bot.adapters.metrics import Metrics, add_metrics_route
 from bot.core.clock import SystemClock
@@ -36,6 +37,7 @@ def build_web_app(
     writer: IngestWriter | None = None,
     accept_webhooks: bool = True,
     read_uow_factory: UnitOfWorkFactory | None = None,
+    public_url: str = "http://localhost:8080",
     storage_guard: StorageGuard | None = None,
 ) -> web.Application:
     """`/healthz`, `/readyz`, `/hooks/…` and `/metrics`; the writer runs while the app does.
@@ -44,7 +46,9 @@ def build_web_app(
     `readiness_checks` gain an "ingest" check for the writer. Without `accept_webhooks`
     (a `--role bot` process, which no load balancer sends webhooks to) only health and
     metrics are served. Token lookups run in `read_uow_factory`'s units of work (by default
-    the read-only twins of `uow_factory`'s, see `reading_units`). `storage_guard` is asked
+    the read-only twins of `uow_factory`'s, see `reading_units`), and so are the status
+    pages' reads (`/status/{slug}…`, served wherever webhooks are; links use `public_url`).
+    `storage_guard` is asked
     before each webhook commit whether storage is usable (e.g. the SQLite file is still
     the one opened); a reason answers the batch 503.
     """
@@ -74,6 +78,9 @@ def build_web_app(
             writer=writer,
             heartbeats=services.heartbeats,
         ),
+    )
+    add_status_routes(
+        app, StatusPageCache(read_uow_factory or reading_units(uow_factory), clock, public_url)
     )
     add_metrics_route(app, metrics)
     app.cleanup_ctx.append(_run_writer)

@@ -10,6 +10,7 @@ from bot.core.services.alerts import AlertService, Ingested, ingest_signals
 from bot.core.services.guilds import GuildService, WebhookService
 from bot.core.services.incidents import IncidentService
 from bot.core.services.reminders import ReminderService, TimerService
+from bot.core.services.statuspage import StatusPageService
 from bot.core.services.timeline import (
     ActionService,
     ChatMessage,
@@ -31,6 +32,7 @@ __all__ = [
     "PostmortemService",
     "ReminderService",
     "Services",
+    "StatusPageService",
     "TimelineService",
     "TimerService",
     "WebhookService",
@@ -51,6 +53,7 @@ class Services:
     webhooks: WebhookService
     reminders: ReminderService
     timers: TimerService
+    statuspage: StatusPageService
     heartbeats: HeartbeatService
     certs: CertWatchService
 
@@ -73,6 +76,7 @@ class Services:
             webhooks=WebhookService(uow_factory, clock),
             reminders=ReminderService(uow_factory, clock),
             timers=TimerService(uow_factory, clock),
+            statuspage=StatusPageService(uow_factory, clock),
             heartbeats=HeartbeatService(uow_factory, clock),
             certs=CertWatchService(uow_factory, clock, probe),
         )

@@ -32,6 +32,7 @@ from bot.core.services._base import (
     record,
     record_milestones,
 )
+from bot.core.statuspage import Maintenance, quiet_in_maintenance
 from bot.core.webhooks import Webhook
 
 # Alerts due within this of each other escalate together (so they share one ping); the
@@ -120,6 +121,7 @@ class _Batch:
         self.to_insert: list[_Slot] = []
         self.to_save: dict[int, _Slot] = {}
         self.to_announce: list[_Slot] = []
+        self.windows: list[Maintenance] = []  # maintenance running now, in the batch's guilds
 
     async def load(self, requests: Sequence[tuple[Webhook, Sequence[AlertSignal]]]) -> None:
         """Read every guild config, named episode and open alert the batch can touch."""
@@ -138,6 +140,7 @@ class _Batch:
                     episodes.add((*stream, signal.episode_key))
                 else:
                     open_streams.add(stream)
+        self.windows = await self.uow.statuspage.covering(self.configs, self.now)
         slots: dict[int, _Slot] = {}
 
         def slot_of(alert: Alert) -> _Slot:
@@ -174,6 +177,7 @@ class _Batch:
         )
         if outcome is Outcome.NEW:
             assert alert is not None
+            quiet_in_maintenance(alert, self.windows, self.now)
             slot = self._made(alert, stream)
             if _followed_id(guild_id, signal) in await self._followed():
                 await self._store_now(slot, outcome)
@@ -435,7 +439,8 @@ class AlertService(Service):
         Written in batches of `ESCALATION_BATCH` alerts, one transaction each, so a storm's
         escalations never hold the write lock for long; each alert keeps its own next time.
         Each step is a page on the record (and on the timeline of the alert's incident); the
-        pages of one run share its time, as the ping they share does."""
+        pages of one run share its time, as the ping they share does. An alert whose monitor
+        is in a maintenance window is put in it instead, and never escalated."""
         now = self._clock.now()
         horizon = now + ESCALATION_TOGETHER
         configs: dict[int, GuildConfig] = {}
@@ -443,10 +448,17 @@ class AlertService(Service):
         while True:
             async with self._uow_factory() as uow:
                 due = await uow.alerts.due_escalations(horizon, limit=ESCALATION_BATCH)
+                guilds = {a.guild_id for a in due}
+                windows = await uow.statuspage.covering(guilds, now) if due else []
                 advanced, events, stepped = [], [], []
                 for alert in due:
                     if alert.guild_id not in configs:
                         configs[alert.guild_id] = await self._config(uow, alert.guild_id)
+                    if quiet_in_maintenance(alert, windows, now):  # its monitor is in maintenance
+                        assert alert.id is not None
+                        advanced.append(alert)
+                        events.append(Event(Topic.ALERT_CHANGED, alert.guild_id, alert.id))
+                        continue
                     # Due a moment from now: escalated with the others, as of its own time.
                     at = max(now, alert.next_escalation_at or now)
                     target = escalate(alert, configs[alert.guild_id], at)

@@ -32,6 +32,7 @@ from bot.core.services._base import (
     record_milestones,
 )
 from bot.core.services.alerts import attach_alert, take_alert
+from bot.core.services.publishing import publish_status_change, publish_update
 from bot.core.timeparse import parse_at
 
 
@@ -172,6 +173,7 @@ class IncidentService(Service):
             if note and note.strip():
                 text += f": {clean_text(note, 'The note')}"
             await e.record(EntryKind.STATUS, text, actor.person)
+            await publish_status_change(e)
             if status is Status.CLOSED:  # the draft goes out once per close (a reopen re-arms)
                 assert e.incident.id is not None
                 await e.uow.outbox.add(Event(Topic.INCIDENT_CLOSED, guild_id, e.incident.id))
@@ -199,12 +201,15 @@ class IncidentService(Service):
         return e.incident
 
     async def post_update(
-        self, guild_id: int, actor: Member, ref: IncidentRef, text: str
+        self, guild_id: int, actor: Member, ref: IncidentRef, text: str, *, public: bool = False
     ) -> Incident:
-        """A status update for watchers: shown on the card and in the operating room."""
+        """A status update for watchers: shown on the card and in the operating room; with
+        `public`, also published on the status page (commander or comms only)."""
         async with self._editing(guild_id, actor, ref) as e:
             lifecycle.ensure_not_closed(e.incident)
             text = clean_text(text, "The update")
+            if public:
+                await publish_update(e, actor, text)
             e.incident.latest_update, e.incident.latest_update_at = text, e.now
             await reminders.plan_update_nudge(e.uow, e.incident, e.config, e.now, e.now)
             await e.record(EntryKind.UPDATE, text, actor.person)

@@ -13,7 +13,7 @@ import discord
 import yarl
 from aiohttp import web
 
-from . import channels, interactions, messages, rest
+from . import channels, events, interactions, messages, rest
 from .gateway import GatewayServer
 from .interactions import InteractionRecord
 from .ratelimit import RateLimiter
@@ -52,7 +52,7 @@ class DiscordDouble(Users):
         self.gateway = GatewayServer(self.world, heartbeat_interval=heartbeat_interval)
         self.world.on_change = self.gateway.dispatch
         self.router = Router()
-        for module in (rest, channels, messages, interactions):  # order: pins before messages
+        for module in (rest, channels, events, messages, interactions):  # pins before messages
             self.router.include(module.router)
         self.interaction_deadline = interaction_deadline
         self.token_lifetime = token_lifetime
@@ -66,6 +66,8 @@ class DiscordDouble(Users):
         self.interactions: dict[int, InteractionRecord] = {}
         self.nonces: dict[tuple[int, str], tuple[int, float]] = {}
         self.files: dict[int, bytes] = {}
+        self.scheduled_events: dict[int, dict[str, Any]] = {}  # id → event payload
+        self.crossposts: dict[int, list[float]] = {}  # channel id → times published
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._changed: asyncio.Event | None = None

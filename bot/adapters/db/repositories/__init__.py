@@ -4,6 +4,7 @@ from bot.adapters.db.repositories.alerts import SqlAlertRepository, SqlWebhookRe
 from bot.adapters.db.repositories.incidents import SqlGuildRepository, SqlIncidentRepository
 from bot.adapters.db.repositories.pages import SqlPageRepository
 from bot.adapters.db.repositories.reminders import SqlReminderRepository
+from bot.adapters.db.repositories.statuspage import SqlStatusPageRepository
 from bot.adapters.db.repositories.system import SqlMetaRepository, SqlOutboxRepository
 from bot.adapters.db.repositories.timeline import (
     SqlActionRepository,
@@ -24,6 +25,7 @@ __all__ = [
     "SqlOutboxRepository",
     "SqlPageRepository",
     "SqlReminderRepository",
+    "SqlStatusPageRepository",
     "SqlTimelineRepository",
     "SqlWebhookRepository",
 ]

@@ -58,6 +58,7 @@ def alert_values(alert: Alert) -> dict[str, Any]:
         "next_escalation_at": alert.next_escalation_at,
         "relay_channel_id": alert.relay_channel_id,
         "relay_message_id": alert.relay_message_id,
+        "maintenance_id": alert.maintenance_id,
         "notice": alert.notice,
     }
 
@@ -89,6 +90,7 @@ def alert_from_row(row: RowMapping) -> Alert:
         next_escalation_at=row["next_escalation_at"],
         relay_channel_id=row["relay_channel_id"],
         relay_message_id=row["relay_message_id"],
+        maintenance_id=row["maintenance_id"],
         notice=bool(row["notice"]),
     )
 
@@ -283,6 +285,13 @@ class SqlAlertRepository(SqlRepository):
             select(alerts)
             .where(alerts.c.incident_id == incident_id)
             .order_by(alerts.c.started_at, alerts.c.id)
+        )
+        return [alert_from_row(row) for row in (await self._execute(query)).mappings()]
+
+    async def in_maintenance(self, maintenance_id: int) -> list[Alert]:
+        """Firing alerts kept quiet by this maintenance window."""
+        query = select(alerts).where(
+            (alerts.c.maintenance_id == maintenance_id) & (alerts.c.state == "firing")
         )
         return [alert_from_row(row) for row in (await self._execute(query)).mappings()]
 

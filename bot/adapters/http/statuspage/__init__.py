@@ -1,0 +1,1 @@
+"""The public status page over HTTP: rendering (`render`) and serving (`serve`)."""
