@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import copy
 import itertools
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -42,6 +42,7 @@ from bot.core.ports import (
     OutboxRepository,
     PageRepository,
     ReminderRepository,
+    StatusPageRepository,
     StreamId,
     TimelineRepository,
     UnitOfWork,
@@ -581,6 +582,7 @@ class FakeUnitOfWork:
     pages: PageRepository
     heartbeats: HeartbeatRepository
     cert_watches: CertWatchRepository
+    statuspage: StatusPageRepository
 
     def __init__(self, db: FakeDatabase, *, read_only: bool = False) -> None:
         self._db = db
@@ -611,7 +613,7 @@ class FakeUnitOfWork:
         self._work = _c(self._db.store)
 
 
-REPOS: dict[str, type[_Repo]] = {
+REPOS: dict[str, Callable[[Store], object]] = {
     "guilds": FakeGuilds,
     "incidents": FakeIncidents,
     "timeline": FakeTimeline,
@@ -660,6 +662,7 @@ if TYPE_CHECKING:  # the fakes implement the ports (checked by mypy --strict)
         PageRepository,
         HeartbeatRepository,
         CertWatchRepository,
+        StatusPageRepository,
     ] = (
         FakeGuilds(Store()),
         FakeIncidents(Store()),
@@ -674,4 +677,5 @@ if TYPE_CHECKING:  # the fakes implement the ports (checked by mypy --strict)
         FakePages(Store()),
         FakeHeartbeats(Store()),
         FakeCertWatches(Store()),
+        FakeStatusPage(Store()),
     )

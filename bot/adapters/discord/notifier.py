@@ -32,7 +32,7 @@ import aiohttp
 import discord
 
 from bot.adapters.discord.outbox_cursor import OutboxCursor
-from bot.adapters.discord.room_events import RoomEvents, nonce
+from bot.adapters.discord.room_events import NONE, RoomEvents, nonce
 from bot.adapters.discord.rooms import IncidentRooms
 from bot.core.errors import StorageUnavailableError
 from bot.core.events import StoredEvent, Topic
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DiscordNotifier", "classify", "nonce"]
+__all__ = ["NONE", "DiscordNotifier", "classify", "nonce"]
 
 Handler = Callable[[StoredEvent], Awaitable[None]]
 MARK_EVERY = 50  # delivered events marked done in one write
