@@ -6,7 +6,7 @@ import copy
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.core.errors import ConflictError
 from bot.core.statuspage import Component, Maintenance, PublicIncident, PublicUpdate, StatusPage
@@ -24,7 +24,10 @@ class StatusPageStore:
     ids: Any = field(default_factory=lambda: itertools.count(1))
 
 
-def _c(obj: Any) -> Any:
+T = TypeVar("T")
+
+
+def _c(obj: T) -> T:
     return copy.deepcopy(obj)
 
 

@@ -6,11 +6,13 @@ it commits, so the fakes behave like a database would: unsaved changes do not le
 
 from __future__ import annotations
 
+import builtins
 import copy
 import itertools
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.core.alerts import Alert, AlertSource
 from bot.core.certs import CertWatch
@@ -22,15 +24,40 @@ from bot.core.model import (
     GuildConfig,
     Incident,
     PostmortemNote,
+    Status,
     TimelineEntry,
     TimelineRevision,
 )
 from bot.core.oncall import Rotation, Shift
 from bot.core.pages import Page
 from bot.core.paging import TEST_ANSWER_WITHIN, AckLink, Notice, PageKind, Pager, PagerPage
+from bot.core.ports import (
+    ActionRepository,
+    AlertRepository,
+    CertWatchRepository,
+    EpisodeId,
+    GuildRepository,
+    HeartbeatRepository,
+    IncidentRepository,
+    MetaRepository,
+    NoteRepository,
+    OncallRepository,
+    OutboxRepository,
+    PageRepository,
+    PagingRepository,
+    ReminderRepository,
+    StatusPageRepository,
+    StreamId,
+    TimelineRepository,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    WebhookRepository,
+)
 from bot.core.reminders import Reminder, ReminderKind
 from bot.core.webhooks import Webhook
 from tests.fake_statuspage import FakeStatusPage, StatusPageStore
+
+T = TypeVar("T")
 
 
 class FakeClock:
@@ -76,7 +103,7 @@ class Store:
     ids: dict[str, Any] = field(default_factory=dict)
 
     def next_id(self, kind: str) -> int:
-        counter = self.ids.setdefault(kind, itertools.count(1))
+        counter: itertools.count[int] = self.ids.setdefault(kind, itertools.count(1))
         return next(counter)
 
     def next_number(self, scope: str) -> int:
@@ -84,7 +111,7 @@ class Store:
         return self.counters[scope]
 
 
-def _c(obj: Any) -> Any:
+def _c(obj: T) -> T:
     return copy.deepcopy(obj)
 
 
@@ -122,7 +149,9 @@ class FakeIncidents(_Repo):
                 return _c(i)
         return None
 
-    async def list(self, guild_id: int, statuses: Any = None) -> list[Incident]:
+    async def list(
+        self, guild_id: int, statuses: Collection[Status] | None = None
+    ) -> list[Incident]:
         found = [
             i
             for i in self.s.incidents.values()
@@ -186,7 +215,7 @@ class FakeTimeline(_Repo):
         self.s.entries[entry.id] = _c(entry)  # type: ignore[index]
         self.s.revisions.append(_c(revision))
 
-    async def revisions(self, entry_id: int) -> list[TimelineRevision]:
+    async def revisions(self, entry_id: int) -> builtins.list[TimelineRevision]:
         return _c([r for r in self.s.revisions if r.entry_id == entry_id])
 
 
@@ -232,14 +261,17 @@ class FakeAlerts(_Repo):
         alert.id = self.s.next_id("alert")
         self.s.alerts[alert.id] = _c(alert)
 
-    async def add_many(self, alerts: Any) -> None:
+    async def add_many(self, alerts: Sequence[Alert]) -> None:
         for alert in alerts:
             await self.add(alert)
 
     async def get(self, alert_id: int) -> Alert | None:
         return _c(self.s.alerts.get(alert_id))
 
-    async def find_episodes(self, episodes: Any) -> list[Alert]:
+    async def get_many(self, alert_ids: Collection[int]) -> list[Alert]:
+        return _c([self.s.alerts[i] for i in sorted(set(alert_ids)) if i in self.s.alerts])
+
+    async def find_episodes(self, episodes: Collection[EpisodeId]) -> list[Alert]:
         wanted = set(episodes)
         return _c(
             [
@@ -249,7 +281,7 @@ class FakeAlerts(_Repo):
             ]
         )
 
-    async def find_firing(self, streams: Any) -> list[Alert]:
+    async def find_firing(self, streams: Collection[StreamId]) -> list[Alert]:
         wanted = set(streams)
         return _c(
             [
@@ -259,7 +291,7 @@ class FakeAlerts(_Repo):
             ]
         )
 
-    async def streams_with_open_incident(self, streams: Any) -> set[Any]:
+    async def streams_with_open_incident(self, streams: Collection[StreamId]) -> set[StreamId]:
         return {s for s in streams if await self.attached_incident(*s) is not None}
 
     async def find_episode(
@@ -301,25 +333,25 @@ class FakeAlerts(_Repo):
                 return a.incident_id
         return None
 
-    async def due_escalations(self, now: datetime) -> list[Alert]:
-        return _c(
-            [
-                a
-                for a in self.s.alerts.values()
-                if a.is_open
-                and a.acknowledged_at is None
-                and a.next_escalation_at is not None
-                and a.next_escalation_at <= now
-            ]
-        )
+    async def due_escalations(self, now: datetime, limit: int | None = None) -> list[Alert]:
+        due = [
+            (a.next_escalation_at, a.id or 0, a)
+            for a in self.s.alerts.values()
+            if a.is_open
+            and a.acknowledged_at is None
+            and a.next_escalation_at is not None
+            and a.next_escalation_at <= now
+        ]
+        due.sort(key=lambda d: (d[0], d[1]))
+        return _c([a for _, _, a in due][:limit])
 
     async def escalation_times(self, limit: int) -> list[tuple[int, datetime]]:
         pending = [
-            (a.next_escalation_at, a.id)
+            (a.next_escalation_at, a.id or 0)
             for a in self.s.alerts.values()
             if a.is_open and a.acknowledged_at is None and a.next_escalation_at is not None
         ]
-        return [(alert_id, at) for at, alert_id in sorted(pending)[:limit]]  # type: ignore[misc]
+        return [(alert_id, at) for at, alert_id in sorted(pending)[:limit]]
 
     async def escalation_times_of(self, alert_ids: Any) -> list[tuple[int, datetime]]:
         wanted = set(alert_ids)
@@ -340,7 +372,9 @@ class FakeAlerts(_Repo):
             if a.guild_id == guild_id and a.id and a.relay_channel_id is None
         )
 
-    async def set_relay(self, alert_ids: Any, channel_id: int, message_id: int) -> None:
+    async def set_relay(
+        self, alert_ids: Collection[int], channel_id: int, message_id: int | None
+    ) -> None:
         for alert_id in alert_ids:
             alert = self.s.alerts[alert_id]
             alert.relay_channel_id, alert.relay_message_id = channel_id, message_id
@@ -351,7 +385,7 @@ class FakeAlerts(_Repo):
         new.relay_channel_id, new.relay_message_id = old.relay_channel_id, old.relay_message_id
         self.s.alerts[alert.id] = new  # type: ignore[index]
 
-    async def save_many(self, alerts: Any) -> None:
+    async def save_many(self, alerts: Sequence[Alert]) -> None:
         for alert in alerts:
             await self.save(alert)
 
@@ -389,14 +423,14 @@ class FakeOutbox(_Repo):
         stored = StoredEvent(self.s.next_id("event"), event, datetime.now(UTC))
         self.s.outbox.append(stored)
 
-    async def add_many(self, events: Any) -> None:
+    async def add_many(self, events: Sequence[Event]) -> None:
         for event in events:
             await self.add(event)
 
-    async def pending(self, limit: int = 100) -> list[StoredEvent]:
-        return list(self.s.outbox[:limit])
+    async def pending(self, limit: int = 100, after: int = 0) -> list[StoredEvent]:
+        return [e for e in self.s.outbox if e.id > after][:limit]
 
-    async def mark_done(self, event_ids: Any, at: datetime) -> None:
+    async def mark_done(self, event_ids: Collection[int], at: datetime) -> None:
         done = set(event_ids)
         self.s.outbox = [e for e in self.s.outbox if e.id not in done]
 
@@ -440,12 +474,12 @@ class FakeReminders(_Repo):
     async def get(self, reminder_id: int) -> Reminder | None:
         return _c(self.s.reminders.get(reminder_id))
 
-    async def due(self, now: datetime, limit: int = 100) -> list[Reminder]:
+    async def due(self, now: datetime, limit: int = 100) -> builtins.list[Reminder]:
         return [r for r in await self.upcoming(len(self.s.reminders)) if r.due_at <= now][:limit]
 
-    async def upcoming(self, limit: int) -> list[Reminder]:
+    async def upcoming(self, limit: int) -> builtins.list[Reminder]:
         pending = [r for r in self.s.reminders.values() if r.pending]
-        return _c(sorted(pending, key=lambda r: (r.due_at, r.id))[:limit])
+        return _c(sorted(pending, key=lambda r: (r.due_at, r.id or 0))[:limit])
 
     async def pending_among(self, reminder_ids: Any) -> list[Reminder]:
         found = (self.s.reminders.get(i) for i in reminder_ids)
@@ -468,7 +502,7 @@ class FakePaging(_Repo):
 
     async def pagers(self, guild_id: int) -> list[Pager]:
         found = [p for p in self.s.pagers.values() if p.guild_id == guild_id]
-        return _c(sorted((p for p in found if p.removed_at is None), key=lambda p: p.id))
+        return _c(sorted((p for p in found if p.removed_at is None), key=lambda p: p.id or 0))
 
     async def save_pager(self, pager: Pager) -> None:
         assert pager.id in self.s.pagers
@@ -688,9 +722,33 @@ class FakeCertWatches(_Repo):
 class FakeUnitOfWork:
     """Works on a private copy of the store; commit publishes it."""
 
-    def __init__(self, db: FakeDatabase) -> None:
+    # Typed as the ports (their attributes are writable, so exactly these types).
+    guilds: GuildRepository
+    incidents: IncidentRepository
+    timeline: TimelineRepository
+    actions: ActionRepository
+    notes: NoteRepository
+    alerts: AlertRepository
+    webhooks: WebhookRepository
+    meta: MetaRepository
+    outbox: OutboxRepository
+    reminders: ReminderRepository
+    paging: PagingRepository
+    oncall: OncallRepository
+    pages: PageRepository
+    heartbeats: HeartbeatRepository
+    cert_watches: CertWatchRepository
+    statuspage: StatusPageRepository
+
+    def __init__(self, db: FakeDatabase, *, read_only: bool = False) -> None:
         self._db = db
+        self.read_only = read_only
         self.committed = False
+
+    def reading(self) -> FakeUnitOfWork:
+        """A unit of work that may only read, as the SQL one's `reading()`."""
+        self._db.reads += 1
+        return FakeUnitOfWork(self._db, read_only=True)
 
     async def __aenter__(self) -> FakeUnitOfWork:
         self._work = _c(self._db.store)
@@ -702,6 +760,8 @@ class FakeUnitOfWork:
         return None  # uncommitted work is simply dropped
 
     async def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         self._db.store = _c(self._work)
         self.committed = True
 
@@ -709,7 +769,7 @@ class FakeUnitOfWork:
         self._work = _c(self._db.store)
 
 
-REPOS = {
+REPOS: dict[str, Callable[[Store], object]] = {
     "guilds": FakeGuilds,
     "incidents": FakeIncidents,
     "timeline": FakeTimeline,
@@ -734,9 +794,46 @@ class FakeDatabase:
 
     def __init__(self) -> None:
         self.store = Store()
+        self.reads = 0  # read-only units of work handed out
 
     def uow(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self)
 
     def events(self) -> list[Event]:
         return [e.event for e in self.store.outbox]
+
+
+if TYPE_CHECKING:  # the fakes implement the ports (checked by mypy --strict)
+    _factory: UnitOfWorkFactory = FakeDatabase().uow
+    _uow: UnitOfWork = FakeUnitOfWork(FakeDatabase())
+    _repos: tuple[
+        GuildRepository,
+        IncidentRepository,
+        TimelineRepository,
+        ActionRepository,
+        NoteRepository,
+        AlertRepository,
+        WebhookRepository,
+        MetaRepository,
+        OutboxRepository,
+        ReminderRepository,
+        PageRepository,
+        HeartbeatRepository,
+        CertWatchRepository,
+        StatusPageRepository,
+    ] = (
+        FakeGuilds(Store()),
+        FakeIncidents(Store()),
+        FakeTimeline(Store()),
+        FakeActions(Store()),
+        FakeNotes(Store()),
+        FakeAlerts(Store()),
+        FakeWebhooks(Store()),
+        FakeMeta(Store()),
+        FakeOutbox(Store()),
+        FakeReminders(Store()),
+        FakePages(Store()),
+        FakeHeartbeats(Store()),
+        FakeCertWatches(Store()),
+        FakeStatusPage(Store()),
+    )

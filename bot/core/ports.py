@@ -164,8 +164,12 @@ class AlertRepository(Protocol):
     async def streams_with_open_incident(self, streams: Collection[StreamId]) -> set[StreamId]:
         """Those of `streams` for which `attached_incident` finds an incident."""
 
-    async def due_escalations(self, now: datetime) -> list[Alert]:
-        """Open alerts whose next escalation time has come, across guilds."""
+    async def get_many(self, alert_ids: Collection[int]) -> list[Alert]:
+        """These alerts as stored (those that exist), by id, in one query where possible."""
+
+    async def due_escalations(self, now: datetime, limit: int | None = None) -> list[Alert]:
+        """Open alerts whose next escalation time has come, across guilds, soonest first
+        (`limit`: only the first so many, for writing them in bounded batches)."""
 
     async def escalation_times(self, limit: int) -> list[tuple[int, datetime]]:
         """(alert id, next escalation time) of the `limit` soonest pending escalations."""
@@ -404,8 +408,9 @@ class OutboxRepository(Protocol):
     async def add_many(self, events: Sequence[Event]) -> None:
         """`add` each, in order (in one statement where possible)."""
 
-    async def pending(self, limit: int = 100) -> list[StoredEvent]:
-        """The oldest undelivered events, in recording order."""
+    async def pending(self, limit: int = 100, after: int = 0) -> list[StoredEvent]:
+        """The oldest undelivered events with an id above `after`, in recording order (a
+        reader keeps its place with `after` instead of reading what it holds again)."""
 
     async def mark_done(self, event_ids: Collection[int], at: datetime) -> None: ...
 
@@ -497,6 +502,10 @@ class UnitOfWork(Protocol):
     pages: PageRepository
     heartbeats: HeartbeatRepository
     cert_watches: CertWatchRepository
+
+    def reading(self) -> UnitOfWork:
+        """A unit of work for lookups only: one consistent snapshot that never takes the write
+        lock (so a read never queues behind the webhook writer); it cannot commit."""
 
     async def commit(self) -> None: ...
 

@@ -271,7 +271,7 @@ def build_postmortem(
         started=utc_text(incident.started_at),
         milestones=tuple(_milestone(label, getattr(incident, a)) for label, a in MILESTONES),
         roles=_roles(incident),
-        **_sections(incident, notes),  # type: ignore[arg-type]
+        **_sections(incident, notes),
         timeline=tuple(_row(e, sources) for e in shown),
         first_alert=first_alert,
         first_report=report,

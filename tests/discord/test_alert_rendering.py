@@ -165,5 +165,7 @@ def test_budget_allows_five_per_window_then_says_how_long_to_wait(monkeypatch):
         now[0] += 0.5
     assert budget.available() == 0
     assert budget.wait() == pytest.approx(100.0 + 5.25 - now[0])
+    assert budget.wait(3) == pytest.approx(101.0 + 5.25 - now[0])  # the third oldest expires
     now[0] = 105.25
     assert budget.available() == 1 and budget.wait() == 0.0
+    assert budget.wait(2) == pytest.approx(0.5)

@@ -87,3 +87,15 @@ async def test_alerts_stored_before_setup_are_posted_once_setup_made_the_channel
     await world.carol.slash(world.general, "opsroom setup", responder_role=world.responders)
     await world.env.settle()
     assert len(posts(world)) == 2  # a second setup posts nothing again
+
+
+async def test_without_manage_events_setup_works_and_says_what_is_skipped(world: World):
+    """Manage Events is optional: setup still makes the channels, and names what it skips."""
+    await withhold(world, "manage_events")
+    result = await world.carol.slash(
+        world.general, "opsroom setup", responder_role=world.responders
+    )
+    text = result.response.content
+    assert not text.startswith("⚠️ Opsroom is not set up yet")
+    assert "alerts" in world.guild.channels and "operating-room" in world.guild.channels
+    assert "Optional: without **Manage Events** I cannot show maintenance windows" in text

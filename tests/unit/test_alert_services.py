@@ -108,6 +108,52 @@ async def test_escalation_is_stored_and_queued(services, db, clock, webhook):
     assert db.events()[-1].topic is Topic.ALERT_ESCALATED
 
 
+async def test_many_due_escalations_are_written_in_bounded_batches(services, db, clock, webhook):
+    """1,100 alerts due together: three transactions of at most 500, each alert advanced
+    once, each keeping its own next time, one relay event per alert."""
+    await ingest(db, clock, webhook, *(sig(stream=f"s{n}") for n in range(1100)))
+    commits = []
+    uow_factory = db.uow
+
+    def counting():
+        uow = uow_factory()
+        commit = uow.commit
+
+        async def counted():
+            commits.append(uow)
+            await commit()
+
+        uow.commit = counted
+        return uow
+
+    services.alerts._uow_factory = counting
+    clock.advance(minutes=5)
+    done = await services.alerts.escalate_due()
+    assert len(done) == 1100 and len({a.id for a, _ in done}) == 1100
+    assert len(commits) == 3
+    escalated = [e for e in db.events() if e.topic is Topic.ALERT_ESCALATED]
+    assert len(escalated) == 1100
+    due = clock.now() + timedelta(minutes=5)
+    stored = db.store.alerts.values()
+    assert all(a.escalation_level == 1 and a.next_escalation_at == due for a in stored)
+    assert await services.alerts.escalate_due() == []
+
+
+async def test_alerts_due_within_seconds_escalate_together(services, db, clock, webhook):
+    """An alert due 3 s after another escalates with it (one ping), keeping its own times."""
+    await ingest(db, clock, webhook, sig(stream="early"))
+    clock.advance(seconds=3)
+    await ingest(db, clock, webhook, sig(stream="late"))
+    clock.advance(minutes=5, seconds=-3)
+    done = await services.alerts.escalate_due()
+    assert sorted(a.stream_key for a, _ in done) == ["early", "late"]
+    by_stream = {a.stream_key: a for a in db.store.alerts.values()}
+    assert by_stream["early"].next_escalation_at == clock.now() + timedelta(minutes=5)
+    assert by_stream["late"].next_escalation_at == clock.now() + timedelta(minutes=5, seconds=3)
+    clock.advance(seconds=10)
+    assert await services.alerts.escalate_due() == []
+
+
 async def test_member_actions_on_alerts_need_the_role(services, db, clock, webhook, watcher):
     """Watchers cannot acknowledge or attach."""
     await ingest(db, clock, webhook, sig())

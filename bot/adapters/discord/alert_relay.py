@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Collection, Iterable
+from typing import TYPE_CHECKING, Protocol
 
 import discord
 
@@ -30,8 +31,9 @@ from bot.core.model import GuildConfig
 from bot.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 if TYPE_CHECKING:
-    from bot.adapters.discord.client import OpsroomBot
+    from bot.adapters.discord.notifier import DiscordNotifier
     from bot.adapters.metrics import Metrics
+    from bot.core.services import AlertService
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,18 @@ NONE = discord.AllowedMentions.none()
 CardParts = tuple[str, discord.Embed, discord.ui.View]
 SHOWN_LIMIT = 10_000
 HOLD_SECONDS = 3.0  # an interaction must be answered within 3 s anyway
+# Discord allows 50 requests per second per bot; the relay keeps room for everything else.
+RELAY_PER_SECOND = 35
+EDIT_RESERVE = 10  # of those, kept for posts and pings
+DIGEST_EDIT_SECONDS = 2.0  # a digest is edited at most this often (each edit lists them all)
+
+
+class Channels(Protocol):
+    """Where the relay posts: channels by id, without fetching them (the bot)."""
+
+    def get_partial_messageable(
+        self, id: int, *, guild_id: int | None = None, type: discord.ChannelType | None = None
+    ) -> discord.PartialMessageable: ...
 
 
 class AlertRelay:
@@ -46,7 +60,9 @@ class AlertRelay:
 
     def __init__(
         self,
-        bot: OpsroomBot,
+        channels: Channels,
+        notifier: DiscordNotifier,
+        alerts: AlertService | None,
         uow_factory: UnitOfWorkFactory,
         *,
         clock: Clock,
@@ -55,7 +71,9 @@ class AlertRelay:
         retry_max: float = 60.0,
         max_attempts: int = 5,
     ) -> None:
-        self.bot = bot
+        self.channels = channels
+        self.notifier = notifier
+        self.alerts = alerts
         self.clock = clock
         self.metrics = metrics
         self.retry_base = retry_base
@@ -65,11 +83,13 @@ class AlertRelay:
         # Separate routes on Discord (create vs edit), so separate budgets per channel.
         self.posts: defaultdict[int, Budget] = defaultdict(Budget)
         self.edits: defaultdict[int, Budget] = defaultdict(Budget)
+        self.everywhere = Budget(RELAY_PER_SECOND, 1.0, 0.05)  # every guild's requests
         self.shown: dict[int, str] = {}  # message id → fingerprint of what it shows
+        self.digests: dict[int, float] = {}  # digest message id → when last posted or edited
         self._queues: dict[int, GuildQueue] = {}
         self._holds: dict[int, asyncio.Event] = {}  # message id → a button edits it itself
-        bot.notifier.register(Topic.ALERT_CHANGED, self._changed, deferred=True)
-        bot.notifier.register(Topic.ALERT_ESCALATED, self._escalated, deferred=True)
+        notifier.register(Topic.ALERT_CHANGED, self._changed, deferred=True)
+        notifier.register(Topic.ALERT_ESCALATED, self._escalated, deferred=True)
 
     # -- the notifier's side ---------------------------------------------------------------
 
@@ -90,15 +110,23 @@ class AlertRelay:
         """Store that these alerts are about to be posted in one message in this channel, so
         that if its answer is lost (even to kill -9) the same post is sent again, not a new one.
         """
-        await self.bot.services.alerts.record_relay(alert_ids, channel_id, None)
+        assert self.alerts is not None, "a relay built without services cannot post"
+        await self.alerts.record_relay(alert_ids, channel_id, None)
 
-    async def record(self, alert_ids: list[int], channel_id: int, message_id: int) -> None:
-        """Store which message shows these alerts: from now on they are edited, not posted."""
-        await self.bot.services.alerts.record_relay(alert_ids, channel_id, message_id)
+    async def record(
+        self, alert_ids: list[int], channel_id: int, message_id: int, delivered: list[int]
+    ) -> None:
+        """Store which message shows these alerts: from now on they are edited, not posted;
+        the events the post finished (`delivered`) are done in the same write."""
+        assert self.alerts is not None, "a relay built without services cannot post"
+        await self.alerts.record_relay(alert_ids, channel_id, message_id, delivered)
 
-    async def complete(self, event_ids: Iterable[int]) -> None:
-        """The events' work is on Discord (or can never be): done in the outbox."""
-        await self.bot.notifier.complete(list(event_ids))
+    async def complete(self, event_ids: Iterable[int], *, marked: Collection[int] = ()) -> None:
+        """The events' work is on Discord (or can never be): done in the outbox (`marked`:
+        those already written done)."""
+        ids = list(event_ids)
+        await self.notifier.complete([e for e in ids if e not in marked])
+        self.notifier.forget(ids)
 
     def report_depth(self) -> None:
         """Publish how much relay work waits, for `/metrics`."""
@@ -114,22 +142,24 @@ class AlertRelay:
     # -- reading stored state --------------------------------------------------------------
 
     async def read(
-        self, guild_id: int, alert_ids: Iterable[int]
+        self, guild_id: int, alert_ids: Collection[int]
     ) -> tuple[GuildConfig | None, dict[int, Alert], dict[int, str]]:
-        """The guild's configuration, these alerts as stored, and their incidents' labels."""
-        async with self._uow_factory() as uow:
+        """The guild's configuration, these alerts as stored, and their incidents' labels:
+        one read-only unit of work, the alerts in batched queries."""
+        async with self._uow_factory().reading() as uow:
             config = await uow.guilds.get(guild_id)
-            alerts: dict[int, Alert] = {}
-            for alert_id in sorted(set(alert_ids)):
-                alert = await uow.alerts.get(alert_id)
-                if alert is not None and alert.guild_id == guild_id:
-                    alerts[alert_id] = alert
+            found = await uow.alerts.get_many(alert_ids) if alert_ids else []
+            alerts = {a.id: a for a in found if a.id is not None and a.guild_id == guild_id}
             labels = await _labels(uow, alerts.values())
         return config, alerts, labels
 
+    def reader_behind(self) -> bool:
+        """Whether the outbox reader has more events to hand out than it has read."""
+        return self.notifier.behind
+
     async def shown_by(self, guild_id: int, message_id: int) -> tuple[list[Alert], dict[int, str]]:
         """The alerts one message shows (its card's, or a digest's), with incident labels."""
-        async with self._uow_factory() as uow:
+        async with self._uow_factory().reading() as uow:
             alerts = await uow.alerts.by_relay_message(guild_id, message_id)
             labels = await _labels(uow, alerts)
         return alerts, labels
@@ -145,7 +175,7 @@ class AlertRelay:
 
     async def card_parts(self, alert: Alert) -> CardParts:
         """The card of one alert, reading its incident's label."""
-        async with self._uow_factory() as uow:
+        async with self._uow_factory().reading() as uow:
             labels = await _labels(uow, [alert])
         return self.render_card(alert, labels)
 
@@ -189,6 +219,33 @@ class AlertRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(held.wait(), HOLD_SECONDS)
 
+    async def turn(self, *, urgent: bool = True) -> None:
+        """Wait until a request fits the relay's share of Discord's global limit, and count
+        it at once: guilds' requests are in flight together, and Discord counts a request
+        when it arrives, not when its answer is back. Edits (not `urgent`) leave room for
+        posts: a guild's new alert never waits behind other guilds' digest edits."""
+        room = 1 if urgent else 1 + EDIT_RESERVE
+        for _ in range(100):  # others may take the freed room first; then wait again
+            wait = self.everywhere.wait(room)
+            if wait == 0:
+                break
+            await asyncio.sleep(wait)
+        self.everywhere.spend()
+
+    def mark_digest(self, message_id: int) -> None:
+        """Note that a digest was just posted or edited (see `digest_wait`)."""
+        self.digests.pop(message_id, None)
+        self.digests[message_id] = time.monotonic()
+        while len(self.digests) > SHOWN_LIMIT:
+            del self.digests[next(iter(self.digests))]
+
+    def digest_wait(self, message_id: int) -> float:
+        """Seconds until this digest may be edited again (0: now, or not a digest)."""
+        last = self.digests.get(message_id)
+        if last is None:
+            return 0.0
+        return max(last + DIGEST_EDIT_SECONDS - time.monotonic(), 0.0)
+
     def remember(self, message_id: int, shown: str) -> None:
         """Note what a message shows now; the oldest notes go (a skipped check costs an edit)."""
         self.shown.pop(message_id, None)
@@ -198,7 +255,7 @@ class AlertRelay:
 
     def channel(self, guild_id: int, channel_id: int) -> discord.PartialMessageable:
         """A channel to post in by id, cached or not."""
-        return self.bot.get_partial_messageable(
+        return self.channels.get_partial_messageable(
             channel_id, guild_id=guild_id, type=discord.ChannelType.text
         )
 

@@ -19,6 +19,7 @@ import discord
 
 from bot.adapters.discord import limits
 from bot.adapters.discord.rendering import RESOLVED_COLOUR, mention, ts
+from bot.adapters.http.parsers.alertmanager import TRUNCATED_DETAIL
 from bot.core.alerts import Alert, EscalationTarget
 from bot.core.model import Person, Severity
 from bot.core.timeparse import format_duration
@@ -28,6 +29,8 @@ ACKNOWLEDGED_COLOUR = 0xF57C00
 DETAILS_LIMIT = 1500  # the card stays readable; the full payload is at the source's link
 DIGEST_LINE_LIMIT = 300
 CHOICE_LIMIT = 25
+PING_NAMES = 5  # alerts a shared ping names before "and N more"
+_LEFT_OUT = re.compile(r"^(\d+) more")
 _URL = re.compile(r"^https?://[^\s<>\"]+$")
 # Sources' words for an alert's state; stale once it changes, so never shown as a detail.
 STATE_WORDS = frozenset(
@@ -238,6 +241,35 @@ def _pick_order(alert: Alert) -> tuple[int, int]:
     return rank, alert.id or 0
 
 
+def left_out(alerts: Sequence[Alert]) -> int:
+    """How many alerts the senders said they left out (Alertmanager's truncated groups): each
+    delivery's count once, however many of its alerts carry it."""
+    seen: dict[tuple[int | None, datetime, str], int] = {}
+    for alert in alerts:
+        note = alert.details.get(TRUNCATED_DETAIL)
+        match = _LEFT_OUT.match(note or "")
+        if match and note is not None:
+            seen[(alert.webhook_id, alert.received_at, note)] = int(match.group(1))
+    return sum(seen.values())
+
+
+def digest_content(count: int, firing: int, acked: int, missing: int) -> str:
+    """The line above a digest: how many, whether any still needs someone, what was left out."""
+    if firing or acked:
+        text = (
+            f"⚠️ **{count} alerts** of a storm are listed in this one message, kept up to date, "
+            "to stay within Discord's limits. None was dropped."
+        )
+    else:
+        text = f"✅ **{count} alerts**, all resolved. None was dropped."
+    if missing:
+        text += (
+            f"\nThe monitor left out **{missing} more** (a truncated Alertmanager group): "
+            "they never reached Opsroom; see the monitor itself."
+        )
+    return text
+
+
 def digest(alerts: Sequence[Alert]) -> Digest:
     """The storm digest: every alert on one line, "+N more" with a file if they do not fit."""
     count = len(alerts)
@@ -248,10 +280,13 @@ def digest(alerts: Sequence[Alert]) -> Digest:
         name = f"alerts-{label(alerts[0])}-{label(alerts[-1])}.txt"
         room = limits.EMBED_DESCRIPTION - 120  # for the "+N more" line
         shown: list[str] = []
-        for line in lines:
-            if sum(len(s) + 1 for s in shown) + len(line) > room:
+        used = 0
+        # What still needs someone is shown first; the file lists every alert in order.
+        for line in (digest_line(a) for a in sorted(alerts, key=_pick_order)):
+            if used + len(line) > room:
                 break
             shown.append(line)
+            used += len(line) + 1
         more = count - len(shown)
         shown.append(f"… **+{more} more**: all {count} are listed in the attached `{name}`.")
         description = "\n".join(shown)
@@ -267,10 +302,7 @@ def digest(alerts: Sequence[Alert]) -> Digest:
         text=f"{firing} firing · {acked} acknowledged · {count - firing - acked} resolved · "
         "pick one below to act on it"
     )
-    content = (
-        f"⚠️ **{count} alerts** arrived together: they are listed in one message "
-        "to stay within Discord's limits. None was dropped."
-    )
+    content = digest_content(count, firing, acked, left_out(alerts))
     picks = sorted(alerts, key=_pick_order)[:CHOICE_LIMIT]
     choices = [
         (
@@ -305,19 +337,61 @@ def ping_text(
             f"{head} {what} has been firing for {age} without acknowledgement "
             f"(reminder {level} of {repeats}).{where}"
         )
-        missing = (
-            "No on-call role is configured, so nobody was pinged: `/opsroom setup oncall_role`."
-        )
     else:
         head = f"🚨 <@&{role_id}>" if role_id else "🚨"
         text = (
             f"{head} {what} is still unacknowledged after {repeats} on-call reminders "
             f"({age} firing): escalating.{where}"
         )
-        missing = (
-            "No escalation role is configured, so nobody was pinged: "
-            "`/opsroom setup escalation_role`."
-        )
+    return _with_role_note(text, target, role_id)
+
+
+def _with_role_note(text: str, target: EscalationTarget, role_id: int | None) -> str:
+    """The ping's text, saying how to configure the role when there is none to ping."""
     if role_id is None:
-        text += f"\n{missing}"
+        if target is EscalationTarget.ONCALL:
+            text += (
+                "\nNo on-call role is configured, so nobody was pinged: "
+                "`/opsroom setup oncall_role`."
+            )
+        else:
+            text += (
+                "\nNo escalation role is configured, so nobody was pinged: "
+                "`/opsroom setup escalation_role`."
+            )
     return limits.truncate(text, limits.CONTENT)
+
+
+def group_ping_text(
+    alerts: Sequence[Alert],
+    target: EscalationTarget,
+    role_id: int | None,
+    *,
+    repeats: int,
+    now: datetime,
+    channel_id: int,
+) -> str:
+    """One ping for many alerts due at the same level: how many, the first few, where."""
+    oldest = min(a.started_at for a in alerts)
+    age = format_duration(max((now - oldest).total_seconds(), 0))
+    names = ", ".join(
+        f"`{label(a)}` **{one_line(a.title, 80)}** ({one_line(a.monitor, 40)})"
+        for a in alerts[:PING_NAMES]
+    )
+    more = f" and {len(alerts) - PING_NAMES} more" if len(alerts) > PING_NAMES else ""
+    where = f" — see <#{channel_id}>."
+    count = f"**{len(alerts)} alerts**"
+    if target is EscalationTarget.ONCALL:
+        head = f"🔔 <@&{role_id}>" if role_id else "🔔"
+        level = min(alerts[0].escalation_level, repeats)
+        text = (
+            f"{head} {count} have been firing without acknowledgement, the oldest for {age} "
+            f"(reminder {level} of {repeats}): {names}{more}{where}"
+        )
+    else:
+        head = f"🚨 <@&{role_id}>" if role_id else "🚨"
+        text = (
+            f"{head} {count} are still unacknowledged after {repeats} on-call reminders "
+            f"(the oldest firing for {age}): escalating. {names}{more}{where}"
+        )
+    return _with_role_note(text, target, role_id)

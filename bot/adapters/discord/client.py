@@ -156,7 +156,12 @@ class OpsroomBot(commands.Bot):
             self, uow_factory, clock=clock or SystemClock(), poll_interval=poll_interval
         )
         self.alert_relay = AlertRelay(
-            self, uow_factory, clock=clock or SystemClock(), metrics=metrics
+            self,
+            self.notifier,
+            services.alerts if services is not None else None,  # None: only reading commands
+            uow_factory,
+            clock=clock or SystemClock(),
+            metrics=metrics,
         )
         register_reminders(self.notifier)
         register_postmortem(self.notifier)

@@ -11,6 +11,12 @@ A consumer that coalesces work across events (the alert relay: digests in a stor
 `deferred`: its handler takes the event over and returns at once, and the event stays pending
 (and is not handed out again) until the consumer calls `complete()` — so the notifier never
 waits on its pacing, and a crash still leaves the event for the next start.
+
+Fair and linear: the outbox is read in pages after a cursor (the highest id read), so what
+is already in hand is never read again; each guild's other events go into that guild's own
+line, delivered in order by its own worker, so one guild's backlog never holds up another
+guild's next event. Delivered events are marked done in batches (one write per batch or when
+the line runs dry), not one write transaction each.
 """
 
 from __future__ import annotations
@@ -18,17 +24,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
 
-from bot.adapters.discord import rendering
+from bot.adapters.discord.outbox_cursor import OutboxCursor
+from bot.adapters.discord.room_events import NONE, RoomEvents, nonce
 from bot.adapters.discord.rooms import IncidentRooms
 from bot.core.errors import StorageUnavailableError
 from bot.core.events import StoredEvent, Topic
-from bot.core.model import Incident, TimelineEntry
 from bot.core.ports import Clock, UnitOfWorkFactory
 
 if TYPE_CHECKING:
@@ -36,9 +43,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+__all__ = ["NONE", "DiscordNotifier", "classify", "nonce"]
+
 Handler = Callable[[StoredEvent], Awaitable[None]]
-NONE = discord.AllowedMentions.none()
-BATCH = 100
+MARK_EVERY = 50  # delivered events marked done in one write
+MARK_IDS = 900  # ids per mark_done statement (SQLite's bound-parameter limit)
 STOP_GRACE_SECONDS = 5.0
 TRANSIENT = (
     discord.RateLimited,
@@ -61,11 +70,6 @@ def classify(error: Exception) -> str:
     if isinstance(error, TRANSIENT):
         return "transient"
     return "bug"
-
-
-def nonce(event_id: int, part: int = 0) -> str:
-    """A message nonce unique to one part of one event (Discord allows 25 characters)."""
-    return f"ev{event_id}.{part}"
 
 
 class DiscordNotifier:
@@ -93,15 +97,17 @@ class DiscordNotifier:
         self._handlers: dict[Topic, Handler] = {}
         self._deferred: set[Topic] = set()
         self._claimed: set[int] = set()  # deferred events handed out and not yet completed
+        self._held: set[int] = set()  # every event read and not yet done (claimed or queued)
+        self._lines: dict[int, deque[StoredEvent]] = {}  # guild id → its events, in order
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self.cursor = OutboxCursor(uow_factory)
         self._task: asyncio.Task[None] | None = None
         self._sleeper: asyncio.Future[None] | None = None
         self._dirty = True
         self._drain_lock = asyncio.Lock()
         self._stopping = False  # stop() asked: finish the event in hand, take no new one
-        self._in_flight = False  # an event is between its handler and being marked done
-        self.register(Topic.INCIDENT_CHANGED, self._incident_changed)
-        self.register(Topic.ENTRY_ADDED, self._entry_added)
-        self.register(Topic.ENTRY_CHANGED, self._entry_changed)
+        self._in_flight = 0  # events between their handler and being marked done
+        RoomEvents(self.rooms, uow_factory).register(self)
 
     def register(self, topic: Topic, handler: Handler, *, deferred: bool = False) -> None:
         """Deliver `topic` with `handler` (replacing any earlier one); `deferred`: the handler
@@ -116,10 +122,22 @@ class DiscordNotifier:
         """Mark deferred events delivered (their consumer finished them)."""
         if not event_ids:
             return
-        async with self._uow_factory() as uow:
-            await uow.outbox.mark_done(list(event_ids), self._clock.now())
-            await uow.commit()
+        await self._mark(event_ids)
+        self.forget(event_ids)
+
+    def forget(self, event_ids: Collection[int]) -> None:
+        """Deferred events their consumer marked done itself (with its own write)."""
         self._claimed.difference_update(event_ids)
+        self._held.difference_update(event_ids)
+
+    async def _mark(self, event_ids: Collection[int]) -> None:
+        """Mark events done, in statements of bounded size, in one transaction."""
+        ids = sorted(event_ids)
+        async with self._uow_factory() as uow:
+            for start in range(0, len(ids), MARK_IDS):
+                await uow.outbox.mark_done(ids[start : start + MARK_IDS], self._clock.now())
+            await uow.commit()
+        self._held.difference_update(ids)
 
     def wake(self) -> None:
         """Something was committed: drain now rather than at the next poll."""
@@ -140,23 +158,29 @@ class DiscordNotifier:
         and the nonce that prevents a duplicate only lives a few minutes at Discord.
         """
         task, self._task = self._task, None
-        if task is not None:
-            self._stopping = True
-            if self._in_flight:
-                await asyncio.wait({task}, timeout=grace)
-            task.cancel()
+        workers, self._workers = list(self._workers.values()), {}
+        self._stopping = True
+        if self._in_flight and workers:
+            await asyncio.wait(workers, timeout=grace)  # each stops after its event in hand
+        for running in [*workers, *([task] if task is not None else [])]:
+            running.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
-            self._stopping = False
-        self._claimed.clear()  # their consumers stop too; the next start hands them out again
+                await running
+        self._stopping = False
+        # Their consumers stop too; the next start reads and hands them out again.
+        self._claimed.clear()
+        self._held.clear()
+        self._lines.clear()
+        self.cursor.reset()
 
     async def _run(self) -> None:
         await self.bot.wait_until_ready()
         delay = self.retry_base
+        rescan = False
         while not self._stopping:
             self._dirty = False
             try:
-                await self.drain()
+                await self.drain(rescan=rescan)
                 delay = self.retry_base
             except Exception as exc:
                 if isinstance(exc, StorageUnavailableError):  # an outage: one line, not a trace
@@ -166,6 +190,7 @@ class DiscordNotifier:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_max)
                 continue
+            rescan = False
             if self._dirty:
                 continue
             # A plain sleep in its own task: wake() cancels it, and test harnesses that
@@ -173,42 +198,87 @@ class DiscordNotifier:
             self._sleeper = asyncio.ensure_future(asyncio.sleep(self.poll_interval))
             try:
                 await asyncio.wait({self._sleeper})
+                # Nobody rang: the slow poll also looks behind the cursor once, for events
+                # another process committed out of id order long after their ids were taken.
+                rescan = not self._sleeper.cancelled()
             finally:
                 self._sleeper.cancel()
                 self._sleeper = None
 
-    async def drain(self) -> int:
-        """Deliver every pending event in order; returns how many were handled."""
-        handled = 0
-        async with self._drain_lock:
-            while True:
-                async with self._uow_factory() as uow:
-                    # Claimed events are still pending; fetch past them.
-                    events = await uow.outbox.pending(BATCH + len(self._claimed))
-                events = [e for e in events if e.id not in self._claimed]
-                if not events:
-                    return handled
-                for stored in events:
-                    if self._stopping:
-                        return handled
-                    self._in_flight = True
-                    try:
-                        handled += await self._deliver_and_mark(stored)
-                    finally:
-                        self._in_flight = False
+    async def drain(self, *, rescan: bool = False) -> int:
+        """Hand out every pending event not in hand yet; returns how many were read.
 
-    async def _deliver_and_mark(self, stored: StoredEvent) -> int:
-        """Hand one event to its handler and mark it done (deferred ones: their consumer will)."""
-        deferred = stored.event.topic in self._deferred
-        if deferred:
-            self._claimed.add(stored.id)  # before the handler: it may finish at once
-        if await self._deliver(stored) and deferred:
-            return 1
-        self._claimed.discard(stored.id)
-        async with self._uow_factory() as uow:
-            await uow.outbox.mark_done([stored.id], self._clock.now())
-            await uow.commit()
-        return 1
+        Deferred events go to their consumer at once; the others join their guild's line.
+        """
+        handed = 0
+        async with self._drain_lock:
+            async for events in self.cursor.behind_cursor(rescan=rescan, held=self._held):
+                if self._stopping:
+                    return handed
+                handed += await self._hand_out(events)
+            while not self._stopping:
+                events = await self.cursor.next_page()
+                if not events:
+                    return handed
+                handed += await self._hand_out(events)
+        return handed
+
+    @property
+    def behind(self) -> bool:
+        """Whether the last page read was full: more events wait to be handed out."""
+        return self.cursor.behind
+
+    async def _hand_out(self, events: list[StoredEvent]) -> int:
+        """Deferred events to their consumer, the others to their guild's line."""
+        for stored in events:
+            self._held.add(stored.id)
+            if stored.event.topic in self._deferred:
+                self._claimed.add(stored.id)  # before the handler: it may finish at once
+                if not await self._deliver(stored):
+                    self._claimed.discard(stored.id)
+                    await self._mark([stored.id])
+                continue
+            guild_id = stored.event.guild_id
+            self._lines.setdefault(guild_id, deque()).append(stored)
+            worker = self._workers.get(guild_id)
+            if worker is None or worker.done():
+                self._workers[guild_id] = asyncio.create_task(
+                    self._serve(guild_id), name=f"opsroom-outbox-{guild_id}"
+                )
+        return len(events)
+
+    async def _serve(self, guild_id: int) -> None:
+        """Deliver one guild's line in order, marking done in batches, until it runs dry."""
+        line = self._lines.setdefault(guild_id, deque())
+        done: list[int] = []
+        while line and not self._stopping:
+            stored = line.popleft()
+            self._in_flight += 1
+            try:
+                await self._deliver(stored)
+                done.append(stored.id)
+                if len(done) >= MARK_EVERY or not line or self._stopping:
+                    await self._mark_until_done(done)
+                    done = []
+            finally:
+                self._in_flight -= 1
+        if self._lines.get(guild_id) is line and not line:
+            del self._lines[guild_id]
+
+    async def _mark_until_done(self, event_ids: list[int]) -> None:
+        """Mark delivered events done, retrying through a storage outage (unless stopping:
+        then they stay pending and are delivered again, with the same nonces)."""
+        delay = self.retry_base
+        while True:
+            try:
+                await self._mark(event_ids)
+                return
+            except StorageUnavailableError as exc:
+                if self._stopping:
+                    raise
+                log.warning("marking events done failed (%s); retrying in %.0f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_max)
 
     async def _deliver(self, stored: StoredEvent) -> bool:
         """Run the topic's handler until it succeeds (True), its target is gone, or it is a
@@ -245,47 +315,3 @@ class DiscordNotifier:
                 raise asyncio.CancelledError
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.retry_max)
-
-    async def _incident(self, incident_id: int) -> Incident | None:
-        async with self._uow_factory() as uow:
-            return await uow.incidents.get_by_id(incident_id)
-
-    async def _entry(self, entry_id: int) -> tuple[TimelineEntry, Incident] | None:
-        async with self._uow_factory() as uow:
-            entry = await uow.timeline.get_by_id(entry_id)
-            incident = await uow.incidents.get_by_id(entry.incident_id) if entry else None
-        return (entry, incident) if entry and incident else None
-
-    async def _incident_changed(self, stored: StoredEvent) -> None:
-        """Make the rooms if missing, edit both cards, lock or unlock the working channel."""
-        incident = await self._incident(stored.event.subject_id)
-        if incident is None:
-            log.warning("incident %s of event %s is gone", stored.event.subject_id, stored.id)
-            return
-        await self.rooms.refresh(incident.guild_id, incident.number)
-
-    async def _entry_added(self, stored: StoredEvent) -> None:
-        """Post the new entry in the incident's operating-room thread."""
-        found = await self._entry(stored.event.subject_id)
-        if found is None or found[0].deleted:
-            return
-        entry, incident = found
-        await self._post(stored, incident, rendering.entry_posts(entry))
-
-    async def _entry_changed(self, stored: StoredEvent) -> None:
-        """Tell the thread that an entry was edited or deleted (the audit trail keeps both)."""
-        found = await self._entry(stored.event.subject_id)
-        if found is None:
-            return
-        entry, incident = found
-        await self._post(stored, incident, [rendering.entry_changed_line(entry)])
-
-    async def _post(self, stored: StoredEvent, incident: Incident, texts: list[str]) -> None:
-        thread = await self.rooms.thread(incident.guild_id, incident.number)
-        if thread is None:
-            log.debug(
-                "%s has no operating-room thread; event %s not posted", incident.label, stored.id
-            )
-            return
-        for part, text in enumerate(texts):
-            await thread.send(text, nonce=nonce(stored.id, part), allowed_mentions=NONE)

@@ -41,13 +41,14 @@ class Budget:
         self._forget(time.monotonic())  # module lookup: test harnesses replace the clock
         return self.limit - len(self._spent)
 
-    def wait(self) -> float:
-        """Seconds until one more action may start (0 when one may start now)."""
+    def wait(self, room: int = 1) -> float:
+        """Seconds until `room` more actions may start (0 when they may start now)."""
         now = time.monotonic()
         self._forget(now)
-        if len(self._spent) < self.limit:
+        short = room - (self.limit - len(self._spent))
+        if short <= 0:
             return 0.0
-        return max(self._spent[0] + self.per - now, 0.001)
+        return max(self._spent[min(short, len(self._spent)) - 1] + self.per - now, 0.001)
 
     def spend(self) -> None:
         """Count one action, when its answer is back."""

@@ -45,6 +45,11 @@ NEEDS: tuple[Need, ...] = (
     Need("pin_messages", "Pin Messages", "pin the incident card in its channel"),
 )
 _BY_FLAG = {need.flag: need for need in NEEDS}
+OPTIONAL: tuple[Need, ...] = (
+    Need("manage_events", "Manage Events", "show maintenance windows as scheduled events"),
+)
+"""Asked for by the invite and reported when missing, but setup works without them: only
+the feature they name is skipped."""
 POSTING = ("view_channel", "send_messages", "embed_links", "attach_files", "read_message_history")
 # Per channel, a subset of NEEDS (a test holds them to it).
 ALERTS_CHANNEL = POSTING
@@ -61,8 +66,9 @@ INCIDENT_CATEGORY = (*POSTING, "manage_channels", "manage_roles", "pin_messages"
 
 
 def required() -> discord.Permissions:
-    """Every permission of NEEDS as one value (the invite URL's `permissions=` integer)."""
-    return discord.Permissions(**{need.flag: True for need in NEEDS})
+    """Every permission of NEEDS and OPTIONAL as one value (the invite URL's `permissions=`
+    integer)."""
+    return discord.Permissions(**{need.flag: True for need in (*NEEDS, *OPTIONAL)})
 
 
 def application_id_from_token(token: str) -> int | None:
@@ -104,6 +110,11 @@ def missing_server_wide(guild: discord.Guild) -> list[str]:
 def report(guild: discord.Guild, config: GuildConfig | None) -> list[str]:
     """Every missing permission (server-wide and per channel) and unmentionable role."""
     found = missing_server_wide(guild)
+    found += [
+        f"Optional: without **{need.label}** I cannot {need.why}"
+        for need in OPTIONAL
+        if not getattr(guild.me.guild_permissions, need.flag)
+    ]
     if config is None:
         return found
     server_wide = {need.flag for need in lacking(guild.me.guild_permissions, _BY_FLAG)}

@@ -91,14 +91,11 @@ def build_web_app(
 
 
 def reading_units(uow_factory: UnitOfWorkFactory) -> UnitOfWorkFactory:
-    """Units of work for lookups: the read-only twin (`reading()`) of each unit of work
-    where the storage offers one (SqlUnitOfWork does: on SQLite it does not queue for the
-    write lock behind the webhook writer), else the unit of work itself."""
+    """Units of work for lookups: the read-only twin (`reading()`) of each unit of work (on
+    SQLite it does not queue for the write lock behind the webhook writer)."""
 
     def factory() -> UnitOfWork:
-        uow = uow_factory()
-        reading = getattr(uow, "reading", None)
-        return reading() if callable(reading) else uow
+        return uow_factory().reading()
 
     return factory
 

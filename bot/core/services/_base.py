@@ -183,6 +183,10 @@ class Service:
         self._uow_factory = uow_factory
         self._clock = clock
 
+    def _reading(self) -> UnitOfWork:
+        """A unit of work for a pure lookup: it never takes the write lock."""
+        return self._uow_factory().reading()
+
     async def _config(self, uow: UnitOfWork, guild_id: int) -> GuildConfig:
         """The guild's stored configuration, or defaults for one not set up yet."""
         return await uow.guilds.get(guild_id) or GuildConfig(guild_id=guild_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.core import lifecycle, milestones
 from bot.core.alerts import (
@@ -36,6 +36,12 @@ from bot.core.services._base import (
 from bot.core.services.pager_queue import nobody_on_duty, page_alerts
 from bot.core.statuspage import Maintenance, quiet_in_maintenance
 from bot.core.webhooks import Webhook
+
+# Alerts due within this of each other escalate together (so they share one ping); the
+# later ones a little early, each keeping its own schedule.
+ESCALATION_TOGETHER = timedelta(seconds=5)
+ESCALATION_BATCH = 500  # due escalations written per transaction (a guild's group
+# larger than this is pinged once per batch: see docs/relay.md)
 
 
 @dataclass(frozen=True)
@@ -428,56 +434,83 @@ class AlertService(Service):
             return alert, incident
 
     async def escalate_due(self) -> list[tuple[Alert, EscalationTarget]]:
-        """Advance every alert whose escalation time has come; the relay does the pinging.
-        Each step is a page on the record (and on the timeline of the alert's incident)."""
-        async with self._uow_factory() as uow:
-            now = self._clock.now()
-            configs: dict[int, GuildConfig] = {}
-            done = []
-            levels: dict[tuple[int, EscalationTarget, int], list[Alert]] = {}
-            nobody: dict[int, bool] = {}  # guild → on duty is away without a backup
-            due = await uow.alerts.due_escalations(now)
-            windows = await uow.statuspage.covering({a.guild_id for a in due}, now) if due else []
-            for alert in due:
-                if alert.guild_id not in configs:
-                    configs[alert.guild_id] = await self._config(uow, alert.guild_id)
-                    nobody[alert.guild_id] = await nobody_on_duty(uow, alert.guild_id, now)
-                if quiet_in_maintenance(alert, windows, now):  # its monitor is in maintenance
-                    await uow.alerts.save(alert)
+        """Advance every alert whose escalation time has come (or comes within
+        `ESCALATION_TOGETHER`); the relay does the pinging (alerts of a guild due at the same
+        level share one ping there) and the pagers page (one page per pager per level).
+
+        Written in batches of `ESCALATION_BATCH` alerts, one transaction each, so a storm's
+        escalations never hold the write lock for long; each alert keeps its own next time.
+        Each step is a page on the record (and on the timeline of the alert's incident); the
+        pages of one run share its time, as the ping they share does. An alert whose monitor
+        is in a maintenance window is put in it instead, and never escalated; while the
+        person on duty is away without a backup, on-call steps go to the escalation role."""
+        now = self._clock.now()
+        horizon = now + ESCALATION_TOGETHER
+        configs: dict[int, GuildConfig] = {}
+        nobody: dict[int, bool] = {}  # guild → on duty is away without a backup
+        done: list[tuple[Alert, EscalationTarget]] = []
+        while True:
+            async with self._uow_factory() as uow:
+                due = await uow.alerts.due_escalations(horizon, limit=ESCALATION_BATCH)
+                guilds = {a.guild_id for a in due}
+                windows = await uow.statuspage.covering(guilds, now) if due else []
+                advanced, events, stepped = [], [], []
+                levels: dict[tuple[int, EscalationTarget, int], list[Alert]] = {}
+                for alert in due:
+                    guild_id = alert.guild_id
+                    if guild_id not in configs:
+                        configs[guild_id] = await self._config(uow, guild_id)
+                        nobody[guild_id] = await nobody_on_duty(uow, guild_id, now)
+                    if quiet_in_maintenance(alert, windows, now):  # its monitor is in maintenance
+                        assert alert.id is not None
+                        advanced.append(alert)
+                        events.append(Event(Topic.ALERT_CHANGED, guild_id, alert.id))
+                        continue
+                    # Due a moment from now: escalated with the others, as of its own time.
+                    at = max(now, alert.next_escalation_at or now)
+                    target = escalate(alert, configs[guild_id], at)
+                    if target is None:
+                        if alert.next_escalation_at is None:  # escalation turned off since
+                            advanced.append(alert)
+                        continue
+                    if target is EscalationTarget.ONCALL and nobody[guild_id]:
+                        target = skip_to_escalation(alert, configs[guild_id])
                     assert alert.id is not None
-                    await uow.outbox.add(Event(Topic.ALERT_CHANGED, alert.guild_id, alert.id))
-                    continue
-                target = escalate(alert, configs[alert.guild_id], now)
-                if target is None:
-                    await uow.alerts.save(alert)  # e.g. escalation turned off since it opened
-                    continue
-                if target is EscalationTarget.ONCALL and nobody[alert.guild_id]:
-                    target = skip_to_escalation(alert, configs[alert.guild_id])
-                await uow.alerts.save(alert)
-                assert alert.id is not None
-                await uow.outbox.add(Event(Topic.ALERT_ESCALATED, alert.guild_id, alert.id))
-                done.append((alert, target))
-                key = (alert.guild_id, target, alert.escalation_level)
-                levels.setdefault(key, []).append(alert)
-            for (guild_id, target, level), alerts in levels.items():
-                await page_alerts(uow, guild_id, target, level, alerts, now)  # the pagers' turn
-            await record_pages(uow, done, configs, now)
-            await uow.commit()
-            return done
+                    advanced.append(alert)
+                    events.append(Event(Topic.ALERT_ESCALATED, guild_id, alert.id))
+                    stepped.append((alert, target))
+                    levels.setdefault((guild_id, target, alert.escalation_level), []).append(alert)
+                await uow.alerts.save_many(advanced)
+                await uow.outbox.add_many(events)
+                for (guild_id, target, level), alerts in levels.items():
+                    await page_alerts(uow, guild_id, target, level, alerts, now)  # the pagers
+                await record_pages(uow, stepped, configs, now)
+                await uow.commit()
+            done += stepped
+            # A batch that advanced nothing would be read again as it is: stop there.
+            if len(due) < ESCALATION_BATCH or not advanced:
+                return done
 
     async def record_relay(
-        self, alert_ids: Collection[int], channel_id: int, message_id: int | None
+        self,
+        alert_ids: Collection[int],
+        channel_id: int,
+        message_id: int | None,
+        delivered: Collection[int] = (),
     ) -> None:
         """Remember the #alerts message that shows these alerts (the relay's bookkeeping):
         their next changes edit it, and they are never posted again. Without `message_id`:
-        they are being posted in that channel, the message is not known yet."""
+        they are being posted in that channel, the message is not known yet. `delivered`:
+        outbox events the post finished, marked done in the same transaction."""
         async with self._uow_factory() as uow:
             await uow.alerts.set_relay(alert_ids, channel_id, message_id)
+            if delivered:
+                await uow.outbox.mark_done(sorted(delivered), self._clock.now())
             await uow.commit()
 
     async def get(self, guild_id: int, alert_id: int) -> Alert:
         """Read one alert of the guild."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             return await self._alert(uow, guild_id, alert_id)
 
     @staticmethod

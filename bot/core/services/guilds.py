@@ -27,7 +27,7 @@ class GuildService(Service):
 
     async def get(self, guild_id: int) -> GuildConfig | None:
         """The stored configuration, or None before the first setup."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             return await uow.guilds.get(guild_id)
 
     async def configure(self, guild_id: int, actor: Member, **changes: object) -> GuildConfig:
@@ -143,7 +143,7 @@ class WebhookService(Service):
 
     async def list(self, guild_id: int) -> list[Webhook]:
         """The guild's webhooks, revoked ones included (they show as revoked)."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             return await uow.webhooks.list(guild_id)
 
     async def revoke(self, guild_id: int, actor: Member, webhook_id: int) -> Webhook:
@@ -162,7 +162,7 @@ class WebhookService(Service):
 
     async def authenticate(self, token: str, source: AlertSource | None = None) -> Webhook:
         """The active webhook behind a token (for `source`, if given); one error for all misses."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             webhook = await uow.webhooks.by_hash(hash_token(token))
         if (
             webhook is None

@@ -255,14 +255,14 @@ class IncidentService(Service):
 
     async def get(self, guild_id: int, ref: IncidentRef) -> Incident:
         """Read one incident; anyone may."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             return await find_incident(uow, guild_id, ref)
 
     async def list(
         self, guild_id: int, statuses: Collection[Status] | None = None
     ) -> list[Incident]:
         """Incidents of the guild, newest first."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             return await uow.incidents.list(guild_id, statuses)
 
     async def page(

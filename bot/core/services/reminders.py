@@ -156,12 +156,12 @@ class ReminderService(Service):
 
     async def get(self, reminder_id: int) -> Reminder | None:
         """One reminder, in whatever state."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             return await uow.reminders.get(reminder_id)
 
     async def for_incident(self, incident_id: int) -> list[Reminder]:
         """Every reminder of an incident, oldest first."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             return await uow.reminders.list(incident_id)
 
 
@@ -171,7 +171,7 @@ class TimerService(Service):
     async def pending(self, limit: int = TIMERS) -> list[Timer]:
         """The soonest pending reminders, alert escalations, heartbeat deadlines and
         certificate checks, soonest first."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             reminders = await uow.reminders.upcoming(limit)
             escalations = await uow.alerts.escalation_times(limit)
             heartbeats = await uow.heartbeats.deadlines(limit)

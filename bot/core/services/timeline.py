@@ -108,7 +108,7 @@ class TimelineService(Service):
         self, guild_id: int, ref: IncidentRef, last: int | None = None
     ) -> list[TimelineEntry]:
         """The timeline in event order; anyone may read it."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             incident = await find_incident(uow, guild_id, ref)
             assert incident.id is not None
             return await uow.timeline.list(incident.id, last=last)
@@ -263,7 +263,7 @@ class ActionService(Service):
 
     async def list(self, guild_id: int, ref: IncidentRef) -> list[ActionItem]:
         """The incident's follow-ups in the order they were added."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             incident = await find_incident(uow, guild_id, ref)
             assert incident.id is not None
             return await uow.actions.list(incident.id)
@@ -274,7 +274,7 @@ class PostmortemService(Service):
 
     async def draft(self, guild_id: int, ref: IncidentRef) -> PostmortemData:
         """Everything the draft shows, read in one unit of work so it is consistent; anyone may."""
-        async with self._uow_factory() as uow:
+        async with self._reading() as uow:
             incident = await find_incident(uow, guild_id, ref)
             assert incident.id is not None
             alerts = await uow.alerts.for_incident(incident.id)

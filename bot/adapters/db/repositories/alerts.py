@@ -188,6 +188,7 @@ _WILL_ESCALATE = (
 )
 _MAX_ID = select(func.max(alerts.c.id))
 _INSERT = alerts.insert()
+IDS_PER_QUERY = 900  # under SQLite's old limit of 999 bound parameters
 _UPDATE_BY_ID = alerts.update().where(alerts.c.id == bindparam("b_id"))
 
 
@@ -241,6 +242,16 @@ class SqlAlertRepository(SqlRepository):
     async def get(self, alert_id: int) -> Alert | None:
         """The alert with this id, in any guild."""
         return await self._first(select(alerts).where(alerts.c.id == alert_id))
+
+    async def get_many(self, alert_ids: Collection[int]) -> list[Alert]:
+        """These alerts (those that exist), by id, in one query per thousand ids."""
+        wanted = sorted(set(alert_ids))
+        found: list[Alert] = []
+        for start in range(0, len(wanted), IDS_PER_QUERY):
+            chunk = wanted[start : start + IDS_PER_QUERY]
+            query = select(alerts).where(alerts.c.id.in_(chunk)).order_by(alerts.c.id)
+            found += [alert_from_row(row) for row in (await self._execute(query)).mappings()]
+        return found
 
     async def find_episode(
         self, guild_id: int, source: AlertSource, stream_key: str, episode_key: str
@@ -339,8 +350,9 @@ class SqlAlertRepository(SqlRepository):
             found.update((guild_id, AlertSource(source), key) for key in result.scalars())
         return found
 
-    async def due_escalations(self, now: datetime) -> list[Alert]:
-        """Firing, unacknowledged alerts whose next escalation time has come, across guilds."""
+    async def due_escalations(self, now: datetime, limit: int | None = None) -> list[Alert]:
+        """Firing, unacknowledged alerts whose next escalation time has come, across guilds,
+        soonest first (the first `limit` of them, if given)."""
         query = (
             select(alerts)
             .where(
@@ -350,6 +362,7 @@ class SqlAlertRepository(SqlRepository):
                 & (alerts.c.next_escalation_at <= now)
             )
             .order_by(alerts.c.next_escalation_at, alerts.c.id)
+            .limit(limit)
         )
         return [alert_from_row(row) for row in (await self._execute(query)).mappings()]
 
@@ -394,13 +407,13 @@ class SqlAlertRepository(SqlRepository):
         self, alert_ids: Collection[int], channel_id: int, message_id: int | None
     ) -> None:
         """Record the message showing these alerts, writing those two columns only."""
-        if not alert_ids:
-            return
-        await self._execute(
-            alerts.update()
-            .where(alerts.c.id.in_(sorted(alert_ids)))
-            .values(relay_channel_id=channel_id, relay_message_id=message_id)
-        )
+        wanted = sorted(set(alert_ids))
+        for start in range(0, len(wanted), IDS_PER_QUERY):
+            await self._execute(
+                alerts.update()
+                .where(alerts.c.id.in_(wanted[start : start + IDS_PER_QUERY]))
+                .values(relay_channel_id=channel_id, relay_message_id=message_id)
+            )
 
     async def save(self, alert: Alert) -> None:
         """Write every field of an existing alert but the relay ids.

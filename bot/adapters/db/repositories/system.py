@@ -70,9 +70,14 @@ class SqlOutboxRepository(SqlRepository):
         ]
         await self._execute(_INSERT, rows)
 
-    async def pending(self, limit: int = 100) -> list[StoredEvent]:
-        """The oldest undelivered events, in recording order."""
-        query = select(outbox).where(outbox.c.done_at.is_(None)).order_by(outbox.c.id).limit(limit)
+    async def pending(self, limit: int = 100, after: int = 0) -> list[StoredEvent]:
+        """The oldest undelivered events with an id above `after`, in recording order."""
+        query = (
+            select(outbox)
+            .where(outbox.c.done_at.is_(None) & (outbox.c.id > after))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
         return [
             StoredEvent(
                 id=row["id"],
