@@ -7,8 +7,8 @@ alone; `alerts.notice` marks heads-ups (expiry notices) that never fire or resol
 Existing rows keep their meaning: no milestone was set by hand, no alert was a notice, and
 every timeline entry a person wrote already has the kind `note`.
 
-Revision ID: 0004
-Revises: 0008
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-04
 """
 
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0008"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Paging: pagers (Apprise URLs, encrypted), their page queue, acknowledge links, on-call
 notices, the rotation and its overrides and aways. New tables only: existing rows are untouched.
 
-Revision ID: 0009
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-04
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

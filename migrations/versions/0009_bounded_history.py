@@ -6,8 +6,8 @@ answer instead of every stored episode of each stream. `ix_outbox_delivered_done
 the pruning job find delivered events older than the retention without a table scan.
 `ix_incidents_guild_id_status_number` serves `/incident list`'s pages, newest first.
 
-Revision ID: 0005
-Revises: 0009
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0009"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
