@@ -161,7 +161,7 @@ class FakeIncidents(_Repo):
 
     async def page(
         self, guild_id: int, statuses: Any, *, before: Any = None, after: Any = None, limit: int
-    ) -> list[Incident]:
+    ) -> builtins.list[Incident]:
         found = await self.list(guild_id, statuses)
         if after is not None:
             return [i for i in found if i.number > after][-limit:]

@@ -70,7 +70,7 @@ class IncidentRepository(Protocol):
         before: int | None = None,
         after: int | None = None,
         limit: int,
-    ) -> list[Incident]:
+    ) -> builtins.list[Incident]:
         """Up to `limit` incidents in `statuses`, newest first: the newest numbered below
         `before` (or the newest of all), or, given `after`, the oldest numbered above it."""
 

@@ -26,6 +26,7 @@ from bot.core.events import Topic
 from bot.core.model import GuildConfig, Member, Person, Severity
 from bot.core.paging import GATHER, PagerLevel
 from bot.core.services import Services, ingest_signals
+from bot.core.services._base import IncidentRef
 from tests.fakes import FakeClock
 from tests.integration.databases import Database
 from tests.receivers import NtfyReceiver, SmtpReceiver
@@ -342,3 +343,24 @@ async def test_a_page_leased_by_a_sender_that_died_is_sent_after_the_lease(app: 
         await other.drain()
         [page] = await ntfy.wait(1)
         assert "db is down" in page.message and claimed.id is not None
+
+
+async def test_a_pager_page_is_on_the_timeline_of_the_alerts_incident(app: Harness):
+    """Every page is on the record of the alert's incident: the pager's as well as the ping."""
+    async with NtfyReceiver() as ntfy:
+        await app.services.paging.add(GUILD, ADMIN, ntfy.url("phone"), name="phone")
+        incident = await app.services.incidents.declare(
+            GUILD, ADMIN, title="Outage", severity=Severity.SEV2
+        )
+        [alert_id] = await app.fire("db")
+        await app.services.alerts.attach(GUILD, ADMIN, alert_id, IncidentRef(incident.number))
+        await app.escalate_and_send()
+        await ntfy.wait(1)
+        async with app.uow_factory() as uow:
+            assert incident.id is not None
+            entries = await uow.timeline.list(incident.id)
+        pages = [e.text for e in entries if e.kind.value == "page"]
+        assert pages == [
+            "Escalation 1: paged on-call role for alert: db is down",
+            "Escalation 1: paged phone for alert: db is down",
+        ]

@@ -391,9 +391,19 @@ async def record_pages(
 ) -> None:
     """The Discord pings of one escalation step as pages, each on its incident's timeline."""
     pages = [role_page(a, t, configs[a.guild_id], now) for a, t in escalated]
-    await uow.pages.add_many(pages)
+    await record_sent_pages(
+        uow, [(alert, page) for (alert, _), page in zip(escalated, pages, strict=True)], now
+    )
+
+
+async def record_sent_pages(
+    uow: UnitOfWork, sent: Sequence[tuple[Alert, Page]], now: datetime
+) -> None:
+    """Pages that went out (Discord pings or pagers) on the record, and each on the timeline
+    of its alert's incident; an alert attached later brings its earlier pages along."""
+    await uow.pages.add_many([page for _, page in sent])
     incidents: dict[int, Incident | None] = {}
-    for (alert, _), page in zip(escalated, pages, strict=True):
+    for alert, page in sent:
         if alert.incident_id is None:
             continue
         if alert.incident_id not in incidents:

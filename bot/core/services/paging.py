@@ -35,6 +35,7 @@ from bot.core.paging import (
 from bot.core.permissions import ensure_can_configure
 from bot.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from bot.core.services._base import Service
+from bot.core.services.alerts import record_sent_pages
 from bot.core.services.pager_queue import page_text
 
 
@@ -230,7 +231,10 @@ class PagingService(Service):
             await uow.paging.save_page(page)
             pager = await uow.paging.pager(page.guild_id, page.pager_id)
             if page.kind is PageKind.ALERT and pager is not None:
-                await uow.pages.add_many(pager_record(page, pager, now))
+                alerts = {a.id: a for a in await uow.alerts.get_many(page.alert_ids)}
+                records = pager_record(page, pager, now)
+                sent = [(alerts[r.alert_id], r) for r in records if r.alert_id in alerts]
+                await record_sent_pages(uow, sent, now)
             if pager is not None and pager.failing_since is not None:
                 pager.failing_since = None
                 await uow.paging.save_pager(pager)
