@@ -95,6 +95,7 @@ class OpsroomScheduler:
         self._running = False
         self._dirty = False
         self._replanner: asyncio.Task[None] | None = None
+        self._replanning = False  # the re-planner is reading the database (not debouncing)
         self._replan_lock = asyncio.Lock()
         self._locks = {sweep: asyncio.Lock() for sweep in self._sweeps}
         self._queued: set[Sweep] = set()
@@ -169,7 +170,10 @@ class OpsroomScheduler:
             return
         self._running = False
         self._scheduler.pause()  # no new job runs from here on
-        if self._replanner is not None:
+        if self._replanner is not None and not self._replanning:
+            # Waiting out its debounce: nothing to lose. One that is reading is let finish
+            # (it stops after that read, as `_running` is off): a task cancelled while it
+            # holds a connection makes the pool log a traceback for the interrupted reset.
             self._replanner.cancel()
         inflight = {t for t in self._inflight if not t.done()}
         if self._replanner is not None:
@@ -211,6 +215,7 @@ class OpsroomScheduler:
             await asyncio.sleep(self.debounce)
             full, self._dirty = self._dirty, False
             keys, self._changed = self._changed, set()
+            self._replanning = True
             try:
                 if full or self._among is None:
                     await self.replan()
@@ -223,6 +228,8 @@ class OpsroomScheduler:
                     self.safety_interval,
                     exc_info=_trace(exc),
                 )
+            finally:
+                self._replanning = False
 
     def run_time(self, due_at: datetime) -> datetime:
         """When, in real time, to run a job for a timer due at `due_at` by the injected clock."""

@@ -22,6 +22,7 @@ from bot.core.services import PagingService
 
 log = logging.getLogger(__name__)
 
+STOP_GRACE = 5.0  # seconds stopping waits for a read in progress (an outage must not hold it)
 POLL = 15.0  # seconds: the net under wake-ups (e.g. a `--role web` process queued nothing)
 LEASE = timedelta(seconds=SEND_TIMEOUT + 30)
 
@@ -48,6 +49,7 @@ class PagerSender:
         self._poll = poll
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._sending: set[asyncio.Task[None]] = set()
         self.sent = 0  # pages delivered (for tests and logs)
 
@@ -56,22 +58,32 @@ class PagerSender:
         self._wake.set()
 
     async def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="opsroom-pager-sender")
 
     async def stop(self) -> None:
-        """Stop claiming; sends in flight get their timeout to finish (else the lease ends)."""
+        """Stop claiming; sends in flight get their timeout to finish (else the lease ends).
+
+        The loop is asked to stop and let finish the read it may be in: a task cancelled
+        while it holds a database connection makes the pool log a traceback."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
+            self._stopping = True
+            self._wake.set()
+            _, late = await asyncio.wait({task}, timeout=STOP_GRACE)
+            for stuck in late:
+                stuck.cancel()
             await asyncio.gather(task, return_exceptions=True)
         if self._sending:
             await asyncio.wait(self._sending, timeout=self._timeout)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.send_due()
+                if self._stopping:
+                    return
                 wait = await self._until_next()
             except StorageUnavailableError as exc:
                 log.warning("pager sender: %s; retrying in %.0f s", exc, self._poll)
